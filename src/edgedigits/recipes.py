@@ -1,0 +1,126 @@
+"""Training recipes and the frozen, validated training configuration (torch-free)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from edgedigits.errors import UsageError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random affine jitter applied to whole batches on the training device."""
+
+    max_rotation_deg: float = 0.0
+    max_shift_px: float = 0.0
+    scale_range: tuple[float, float] = (1.0, 1.0)
+    max_shear: float = 0.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.scale_range
+        if not 0 < lo <= hi:
+            raise UsageError(f"augment scale_range must satisfy 0 < low <= high, got {self.scale_range}")
+        if min(self.max_rotation_deg, self.max_shift_px, self.max_shear) < 0:
+            raise UsageError("augment magnitudes must be >= 0")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str  # "sgd" or "adamw"
+    normalization: tuple[float, float]
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant" or "onecycle"
+    label_smoothing: float = 0.0
+    augment: Augment | None = None
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adamw"):
+            raise UsageError(f"recipe {self.name}: unknown optimizer {self.optimizer!r}")
+        if self.schedule not in ("constant", "onecycle"):
+            raise UsageError(f"recipe {self.name}: unknown schedule {self.schedule!r}")
+
+
+RECIPES: dict[str, Recipe] = {
+    # The PyTorch tutorial, step for step: plain SGD, batch 64, 5 epochs, Normalize(0.5, 0.5).
+    "seed": Recipe(
+        name="seed", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", normalization=(0.5, 0.5)
+    ),
+    # Tuned for accuracy per second on 2 CPU cores: big batches, one-cycle AdamW and affine jitter
+    # that also makes the model robust to the runtime's camera crops.
+    "default": Recipe(
+        name="default",
+        epochs=12,
+        batch_size=128,
+        lr=3e-3,
+        optimizer="adamw",
+        normalization=(0.1307, 0.3081),
+        weight_decay=1e-4,
+        schedule="onecycle",
+        label_smoothing=0.0,
+        augment=Augment(max_rotation_deg=10.0, max_shift_px=2.0, scale_range=(0.9, 1.1), max_shear=0.1),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything ``edgedigits train`` needs; options left as None take the recipe's value."""
+
+    recipe: str = "default"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    device: str = "auto"
+    seed: int = 0
+    data_dir: Path | None = None
+    out: Path = Path("models")
+    resume: Path | None = None
+    resolved: Recipe = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise UsageError(f"unknown recipe {self.recipe!r}; choose one of: {', '.join(RECIPES)}")
+        if self.epochs is not None and self.epochs < 1:
+            raise UsageError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.lr is not None and not self.lr > 0:
+            raise UsageError(f"--lr must be > 0, got {self.lr}")
+        if self.device not in DEVICES:
+            raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.seed < 0:
+            raise UsageError(f"--seed must be >= 0, got {self.seed}")
+        if self.out.exists() and not self.out.is_dir():
+            raise UsageError(f"--out {self.out} is a file; give a folder")
+        if self.resume is not None and not self.resume.is_file():
+            raise UsageError(f"--resume {self.resume}: no such checkpoint file")
+        if self.data_dir is not None and self.data_dir.exists() and not self.data_dir.is_dir():
+            raise UsageError(f"--data-dir {self.data_dir} is a file; give the folder holding MNIST/raw/")
+        if not os.access(self.out if self.out.exists() else _existing_parent(self.out), os.W_OK):
+            raise UsageError(f"--out {self.out} is not writable")
+        overrides = {
+            k: v
+            for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size), ("lr", self.lr))
+            if v is not None
+        }
+        object.__setattr__(self, "resolved", replace(RECIPES[self.recipe], **overrides))
+
+    def describe(self) -> dict:
+        """A JSON-friendly record of the effective settings (goes into checkpoint and metrics)."""
+        return {"recipe": asdict(self.resolved), "seed": self.seed, "device": self.device}
+
+
+def _existing_parent(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path

@@ -1,0 +1,203 @@
+"""The training loop: the whole dataset lives in tensors on the device, batches are index slices."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgedigits import data
+from edgedigits.checkpoint import load_model, read_checkpoint, save_checkpoint
+from edgedigits.errors import CheckpointError, UsageError
+from edgedigits.files import write_json_atomic
+from edgedigits.model import Normalization, SimpleNN
+from edgedigits.recipes import Augment, Recipe, TrainConfig
+
+CHECKPOINT_NAME = "mnist_mlp.pt"
+METRICS_NAME = "train_metrics.json"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    test_accuracy: float
+    history: list[dict]
+    train_seconds: float
+    device: str
+    checkpoint: str
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for but CUDA is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def to_tensors(split: data.Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images stay uint8 on the device (4x less memory traffic); labels become int64."""
+    images = torch.from_numpy(split.images.copy()).to(device)  # copy: the IDX buffer is read-only
+    labels = torch.from_numpy(split.labels.astype(np.int64)).to(device)
+    return images, labels
+
+
+def augment_batch(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:
+    """One random affine per image of ``x`` ([B, 1, 28, 28]), applied as a single grid_sample."""
+    b = x.shape[0]
+    rnd = torch.rand(b, 5, generator=gen).mul_(2).sub_(1).to(x.device)  # uniform in [-1, 1]
+    angle = rnd[:, 0] * math.radians(aug.max_rotation_deg)
+    lo, hi = aug.scale_range
+    scale = (lo + hi) / 2 + rnd[:, 1] * (hi - lo) / 2
+    shear = rnd[:, 2] * aug.max_shear
+    shift = rnd[:, 3:5] * (2 * aug.max_shift_px / x.shape[-1])  # pixels -> normalized grid units
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin + shear, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def evaluate(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, norm: Normalization,
+             batch_size: int = 10_000) -> float:
+    net.eval()
+    correct = 0
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            x = (images[i : i + batch_size].float() / 255 - norm.mean) / norm.std
+            correct += int((net(x).argmax(1) == labels[i : i + batch_size]).sum())
+    return correct / len(images)
+
+
+def _make_optimizer(net: nn.Module, recipe: Recipe, steps: int):
+    if recipe.optimizer == "sgd":
+        opt = torch.optim.SGD(net.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                              weight_decay=recipe.weight_decay)
+    else:
+        opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if recipe.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=steps)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return opt, sched
+
+
+class Progress:
+    """A per-epoch bar on a terminal, nothing mid-epoch otherwise (logs stay one line per epoch)."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def step(self, epoch: int, epochs: int, done: int, total: int, loss: float) -> None:
+        if not self.tty:
+            return
+        width = 30
+        filled = int(width * done / total)
+        self.stream.write(f"\repoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{done}/{total} loss {loss:.4f}")
+        self.stream.flush()
+
+    def epoch(self, line: str) -> None:
+        self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
+        self.stream.flush()
+
+
+def train(config: TrainConfig, progress: Progress | None = None,
+          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train per ``config``; after every epoch the checkpoint and metrics are rewritten atomically."""
+    recipe = config.resolved
+    device = pick_device(config.device)
+    progress = progress or Progress()
+    norm = Normalization(*recipe.normalization)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+
+    train_x, train_y = to_tensors(data.load_split("train", config.data_dir), device)
+    test_x, test_y = to_tensors(data.load_split("test", config.data_dir), device)
+    net = SimpleNN().to(device)
+    n = len(train_x)
+    steps_per_epoch = math.ceil(n / recipe.batch_size)
+    opt, sched = _make_optimizer(net, recipe, steps_per_epoch * recipe.epochs)
+
+    start_epoch, history, elapsed_before = 0, [], 0.0
+    if config.resume is not None:
+        start_epoch, history, elapsed_before = _restore(config, net, opt, sched, gen, device)
+
+    ckpt_path = config.out / CHECKPOINT_NAME
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, recipe.epochs):
+        net.train()
+        perm = torch.randperm(n, generator=gen).to(device)
+        loss_sum = torch.zeros((), device=device)
+        for step, i in enumerate(range(0, n, recipe.batch_size)):
+            idx = perm[i : i + recipe.batch_size]
+            x = train_x[idx].unsqueeze(1).float().div_(255)
+            if recipe.augment is not None:
+                x = augment_batch(x, recipe.augment, gen)
+            x = (x - norm.mean) / norm.std
+            loss = F.cross_entropy(net(x), train_y[idx], label_smoothing=recipe.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach()
+            if progress.tty and step % 50 == 0:
+                progress.step(epoch + 1, recipe.epochs, step + 1, steps_per_epoch, float(loss))
+        accuracy = evaluate(net, test_x, test_y, norm)
+        seconds = elapsed_before + time.perf_counter() - t0
+        record = {"epoch": epoch + 1, "loss": float(loss_sum) / steps_per_epoch,
+                  "test_accuracy": accuracy, "seconds": round(seconds, 3)}
+        history.append(record)
+        progress.epoch(f"epoch {epoch + 1}/{recipe.epochs}  loss {record['loss']:.4f}  "
+                       f"test acc {accuracy:.4f}  {seconds:.1f}s")
+        metrics = _metrics(config, device, history, seconds)
+        state = {"epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                 "torch_rng": torch.get_rng_state(), "gen_rng": gen.get_state(), "history": history,
+                 "elapsed": seconds}
+        save_checkpoint(ckpt_path, net, norm, recipe=recipe.name, config=config.describe(), metrics=metrics,
+                        train_state=state)
+        write_json_atomic(config.out / METRICS_NAME, metrics)
+        if on_epoch is not None:
+            on_epoch(record)
+    return TrainResult(test_accuracy=history[-1]["test_accuracy"], history=history,
+                       train_seconds=history[-1]["seconds"], device=str(device), checkpoint=str(ckpt_path))
+
+
+def _metrics(config: TrainConfig, device: torch.device, history: list[dict], seconds: float) -> dict:
+    return {
+        "test_accuracy": history[-1]["test_accuracy"],
+        "epochs": history[-1]["epoch"],
+        "train_seconds": round(seconds, 3),
+        "recipe": config.resolved.name,
+        "device": str(device),
+        "seed": config.seed,
+        "batch_size": config.resolved.batch_size,
+        "lr": config.resolved.lr,
+        "history": history,
+        "torch_version": torch.__version__,
+    }
+
+
+def _restore(config: TrainConfig, net, opt, sched, gen, device) -> tuple[int, list[dict], float]:
+    loaded = load_model(config.resume)
+    state = read_checkpoint(config.resume).get("train_state")
+    if state is None:
+        raise CheckpointError(f"{config.resume} has no training state to resume from (a bare state_dict?)")
+    if loaded.recipe != config.resolved.name:
+        raise UsageError(f"--resume checkpoint was trained with recipe {loaded.recipe!r}, "
+                         f"not {config.resolved.name!r}; pass --recipe {loaded.recipe}")
+    net.load_state_dict(loaded.net.state_dict())
+    net.to(device)
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    gen.set_state(state["gen_rng"])
+    return int(state["epoch"]), list(state["history"]), float(state["elapsed"])
