@@ -64,8 +64,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a safe checkpoint (weights_only load refused: {first})") from exc
+        why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), "unsupported content")
+        raise CheckpointError(f"{path} is not a safe checkpoint; weights_only load refused it ({why})") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is not a readable torch checkpoint (truncated or corrupt?): {first}") from exc

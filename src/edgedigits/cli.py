@@ -6,12 +6,14 @@ Any ``EdgeDigitsError`` becomes one ``error: ...`` line on stderr and the error'
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from edgedigits.contract import DEFAULT_OPSET
 from edgedigits.errors import EdgeDigitsError
 
 app = typer.Typer(
@@ -85,7 +87,54 @@ def train(
                f"wrote {result.checkpoint}")
 
 
+@app.command()
+@friendly_errors
+def export(
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint, or a tutorial SimpleNN state_dict.")] = Path(
+        "models/mnist_mlp.pt"
+    ),
+    out: Annotated[Path, typer.Option(help="Folder for the artifacts and manifest.json.")] = Path("models"),
+    quantize: Annotated[bool, typer.Option("--quantize", help="Also write dynamic int8 ONNX and TorchScript.")] = False,
+    opset: Annotated[int, typer.Option(help="ONNX opset version (17-23).")] = DEFAULT_OPSET,
+    normalization: Annotated[
+        str | None,
+        typer.Option(help="MEAN,STD for a bare state_dict, which does not carry it (default: 0.5,0.5)."),
+    ] = None,
+) -> None:
+    """Export to ONNX, TorchScript and torch.export (and int8 with --quantize), with a manifest."""
+    from edgedigits.exporting import ExportConfig
+    from edgedigits.exporting import export as run_export
+    from edgedigits.model import Normalization
+
+    config = ExportConfig(checkpoint=checkpoint, out=out, quantize=quantize, opset=opset,
+                          normalization=Normalization.parse(normalization) if normalization else None)
+    run_export(config, log=lambda line: typer.echo(line, err=True))
+
+
+@app.command()
+@friendly_errors
+def verify(
+    models: Annotated[Path, typer.Option(help="Folder holding manifest.json and the artifacts.")] = Path("models"),
+    data_dir: DataDir = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Prove every artifact gives the eager model's answers; exit 1 if any check fails."""
+    from edgedigits.errors import ParityError
+    from edgedigits.verify import format_table, to_json
+    from edgedigits.verify import verify as run_verify
+
+    checks = run_verify(models, data_dir)
+    typer.echo(to_json(checks) if json_output else format_table(checks))
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise ParityError(f"{len(failed)} of {len(checks)} parity checks failed: "
+                          + ", ".join(c.backend for c in failed))
+
+
 def main() -> None:
+    # torch's C++ side prints deprecation notices for quantized tensors straight to stderr (the Python
+    # warnings filters cannot reach them); keep them out of the CLI unless the user asked for a level.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
     app(prog_name="edgedigits")
 
 

@@ -46,7 +46,7 @@ class SimpleNN(nn.Module):
         self.fc3 = nn.Linear(64, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.view(-1, IMAGE_SIZE * IMAGE_SIZE)
+        x = torch.flatten(x, 1)  # [N, 1, 28, 28] or [N, 784] -> [N, 784]
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
         return self.fc3(x)

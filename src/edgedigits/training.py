@@ -182,7 +182,7 @@ def _metrics(config: TrainConfig, device: torch.device, history: list[dict], sec
         "batch_size": config.resolved.batch_size,
         "lr": config.resolved.lr,
         "history": history,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
 
 

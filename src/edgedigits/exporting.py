@@ -1,0 +1,114 @@
+"""``edgedigits export``: checkpoint -> every registered artifact + manifest.json, all or nothing.
+
+Artifacts are staged in a hidden folder inside ``out`` and moved into place only after every format
+succeeded; the manifest is written last, atomically. A failed or interrupted export leaves the previous
+artifacts and manifest as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgedigits import __version__, contract
+from edgedigits.checkpoint import load_model
+from edgedigits.errors import ArtifactError, EdgeDigitsError, UsageError
+from edgedigits.files import sha256_file, write_json_atomic
+from edgedigits.formats import FORMATS, ExportContext, selected
+from edgedigits.model import TUTORIAL_NORMALIZATION, DeployedNN, Normalization
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    checkpoint: Path = Path("models/mnist_mlp.pt")
+    out: Path = Path("models")
+    quantize: bool = False
+    opset: int = contract.DEFAULT_OPSET
+    normalization: Normalization | None = None  # only for bare state_dicts, which do not carry it
+
+    def __post_init__(self) -> None:
+        if not self.checkpoint.is_file():
+            raise UsageError(f"--checkpoint {self.checkpoint}: no such file (train first, or pass the path)")
+        if self.out.exists() and not self.out.is_dir():
+            raise UsageError(f"--out {self.out} is a file; give a folder")
+        if not 17 <= self.opset <= 23:
+            raise UsageError(f"--opset must be between 17 and 23, got {self.opset}")
+
+
+def build_metadata(normalization: Normalization, recipe: str, accuracy: float | None, checkpoint_sha: str) -> dict:
+    return {
+        contract.META_LABELS: json.dumps(list(contract.LABELS)),
+        contract.META_POLARITY: contract.POLARITY,
+        contract.META_INPUT_RANGE: "[0, 1]",
+        contract.META_NORMALIZATION: json.dumps({"mean": normalization.mean, "std": normalization.std}),
+        contract.META_RECIPE: recipe,
+        contract.META_ACCURACY: "" if accuracy is None else f"{accuracy:.6f}",
+        contract.META_CHECKPOINT_SHA256: checkpoint_sha,
+        contract.META_VERSION: __version__,
+    }
+
+
+def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
+    """Write the artifacts and return the manifest."""
+    loaded = load_model(config.checkpoint)
+    if loaded.normalization is not None and config.normalization not in (None, loaded.normalization):
+        raise UsageError(f"{config.checkpoint} carries its normalization ({loaded.normalization.mean},"
+                         f"{loaded.normalization.std}); --normalization is only for bare state_dicts")
+    normalization = loaded.normalization or config.normalization or TUTORIAL_NORMALIZATION
+    checkpoint_sha = sha256_file(config.checkpoint)
+    metadata = build_metadata(normalization, loaded.recipe, loaded.metrics.get("test_accuracy"), checkpoint_sha)
+    ctx = ExportContext(model=DeployedNN(loaded.net, normalization).eval(), metadata=metadata, opset=config.opset)
+
+    config.out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=config.out))
+    try:
+        entries = []
+        for fmt in selected(config.quantize):
+            staged = staging / fmt.filename
+            t0 = time.perf_counter()
+            try:
+                fmt.export(ctx, staged)
+            except EdgeDigitsError:
+                raise
+            except Exception as exc:  # exporters raise many unrelated types; name the format that failed
+                raise ArtifactError(f"export to {fmt.name} failed: {type(exc).__name__}: "
+                                    f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from exc
+            ctx.written[fmt.name] = staged
+            size = staged.stat().st_size
+            log(f"exported {fmt.name:<17} {str(config.out / fmt.filename):<40} {size / 1024:7.1f} KiB  "
+                f"{time.perf_counter() - t0:5.2f}s")
+            entries.append({"format": fmt.name, "file": fmt.filename, "sha256": sha256_file(staged),
+                            "bytes": size, "dtype": "int8" if fmt.int8 else "float32"})
+        for entry in entries:
+            os.replace(staging / entry["file"], config.out / entry["file"])
+        for fmt in FORMATS:  # an artifact this export did not produce would no longer match the checkpoint
+            stale = config.out / fmt.filename
+            if fmt.name not in ctx.written and stale.exists():
+                stale.unlink()
+                log(f"removed stale {stale}")
+        manifest = {
+            "edgedigits_version": __version__,
+            "checkpoint": {"file": _relative(config.checkpoint, config.out), "sha256": checkpoint_sha},
+            "metadata": metadata,
+            "artifacts": entries,
+        }
+        write_json_atomic(config.out / MANIFEST_NAME, manifest)
+        log(f"wrote {config.out / MANIFEST_NAME}")
+        return manifest
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), base.resolve())
+    except ValueError:  # another drive on Windows
+        return str(path.resolve())

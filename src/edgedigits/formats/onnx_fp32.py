@@ -1,0 +1,62 @@
+"""ONNX fp32: one self-contained file with a dynamic batch dimension and the contract in metadata_props."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import torch
+from onnx.reference import ReferenceEvaluator
+
+from edgedigits.contract import INPUT_NAME, OUTPUT_NAME
+from edgedigits.formats.context import ExportContext
+from edgedigits.formats.quiet import quiet_export
+from edgedigits.runtime.session import OnnxModel
+
+
+def set_metadata(model: onnx.ModelProto, metadata: dict[str, str]) -> None:
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in metadata.items():
+        prop = existing.get(key) or model.metadata_props.add()
+        prop.key, prop.value = key, value
+
+
+def torch_to_onnx(ctx: ExportContext, path: Path) -> None:
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    with quiet_export():
+        program = torch.onnx.export(
+            ctx.model.eval(), (ctx.example(),), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_shapes={"image": {0: batch}}, opset_version=ctx.opset, dynamo=True, external_data=False,
+            verbose=False,
+        )
+    model = program.model_proto
+    model.producer_name = "edgedigits"
+    set_metadata(model, ctx.metadata)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save_model(model, path)
+
+
+def load_onnxruntime(path: Path):
+    return OnnxModel(path).predict
+
+
+def load_reference(path: Path):
+    """onnx's own pure-Python evaluator: an independent reading of the same file."""
+    evaluator = ReferenceEvaluator(str(path))
+    return lambda images: evaluator.run([OUTPUT_NAME], {INPUT_NAME: images.astype(np.float32)})[0]
+
+
+def load_cv2_dnn(path: Path):
+    """OpenCV's DNN module: another independent consumer (fp32 ONNX only)."""
+    net = cv2.dnn.readNetFromONNX(str(path))
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        net.setInput(np.ascontiguousarray(images, dtype=np.float32), INPUT_NAME)
+        return net.forward().reshape(len(images), -1)
+
+    return predict
+
+
+LOADERS = {"onnxruntime": load_onnxruntime, "onnx.reference": load_reference, "cv2.dnn": load_cv2_dnn}

@@ -1,0 +1,29 @@
+"""Shared fixtures. MNIST comes from $EDGEDIGITS_DATA or the checkout's sibling ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    root = Path(os.environ.get("EDGEDIGITS_DATA") or REPO.parent / "shared" / "data")
+    if not (root / "MNIST" / "raw").is_dir():
+        pytest.fail(f"MNIST test data not found under {root}/MNIST/raw; set EDGEDIGITS_DATA")
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, data_dir):
+    """One short real training run (1 epoch of the default recipe) shared by the suite."""
+    from edgedigits.recipes import TrainConfig
+    from edgedigits.training import train
+
+    out = tmp_path_factory.mktemp("trained")
+    result = train(TrainConfig(recipe="default", epochs=1, data_dir=data_dir, out=out, seed=0))
+    return out, result

@@ -1,0 +1,146 @@
+import datetime
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from edgedigits.checkpoint import load_model, save_checkpoint
+from edgedigits.errors import CheckpointError, UsageError
+from edgedigits.model import TUTORIAL_NORMALIZATION, SimpleNN
+from edgedigits.recipes import RECIPES, TrainConfig
+from edgedigits.training import CHECKPOINT_NAME, METRICS_NAME, train
+
+
+def _quick(data_dir, out, **kw):
+    return TrainConfig(recipe="default", epochs=kw.pop("epochs", 1), batch_size=kw.pop("batch_size", 2048),
+                       data_dir=data_dir, out=out, device="cpu", **kw)
+
+
+def test_short_run_learns_well_above_chance(trained):
+    _, result = trained
+    assert result.test_accuracy > 0.90  # chance is 0.10
+    assert [h["epoch"] for h in result.history] == [1]
+
+
+def test_checkpoint_and_metrics_contents(trained):
+    out, result = trained
+    obj = torch.load(out / CHECKPOINT_NAME, weights_only=True)
+    assert set(obj["state_dict"]) == {f"fc{i}.{p}" for i in (1, 2, 3) for p in ("weight", "bias")}
+    assert obj["normalization"] == {"mean": 0.1307, "std": 0.3081}
+    assert obj["model_config"]["sizes"] == [784, 128, 64, 10]
+    assert obj["metrics"]["test_accuracy"] == pytest.approx(result.test_accuracy)
+    metrics = json.loads((out / METRICS_NAME).read_text())
+    for key in ("test_accuracy", "epochs", "train_seconds", "recipe", "device", "seed", "history"):
+        assert key in metrics
+    assert 0 < metrics["test_accuracy"] <= 1 and metrics["recipe"] == "default" and metrics["device"] == "cpu"
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(trained, tmp_path):
+    out, _ = trained
+    loaded = load_model(out / CHECKPOINT_NAME)
+    x = torch.rand(5, 1, 28, 28)
+    save_checkpoint(tmp_path / "again.pt", loaded.net, loaded.normalization, recipe=loaded.recipe,
+                    config={}, metrics=loaded.metrics)
+    again = load_model(tmp_path / "again.pt")
+    assert torch.equal(loaded.net(x), again.net(x))
+    assert again.normalization == loaded.normalization
+
+
+def test_same_seed_same_weights_and_other_seed_differs(data_dir, tmp_path):
+    a = load_model(train(_quick(data_dir, tmp_path / "a", seed=3)).checkpoint).net.state_dict()
+    b = load_model(train(_quick(data_dir, tmp_path / "b", seed=3)).checkpoint).net.state_dict()
+    c = load_model(train(_quick(data_dir, tmp_path / "c", seed=4)).checkpoint).net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["fc1.weight"], c["fc1.weight"])
+
+
+def test_resume_continues_to_the_same_weights(data_dir, tmp_path):
+    full = train(_quick(data_dir, tmp_path / "full", epochs=2))
+
+    def stop_after_first(record):
+        if record["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_quick(data_dir, tmp_path / "cut", epochs=2), on_epoch=stop_after_first)
+    resumed = train(_quick(data_dir, tmp_path / "cut", epochs=2, resume=tmp_path / "cut" / CHECKPOINT_NAME))
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    a = load_model(full.checkpoint).net.state_dict()
+    b = load_model(resumed.checkpoint).net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tutorial_state_dict_loads(tmp_path):
+    net = SimpleNN()
+    torch.save(net.state_dict(), tmp_path / "tutorial.pt")
+    loaded = load_model(tmp_path / "tutorial.pt")
+    assert loaded.normalization is None and loaded.recipe == "external"
+    x = torch.rand(3, 784)
+    assert torch.equal(loaded.net(x), net.eval()(x))
+
+
+def test_seed_recipe_is_the_tutorial():
+    seed = RECIPES["seed"]
+    assert (seed.epochs, seed.batch_size, seed.lr, seed.optimizer, seed.momentum) == (5, 64, 0.01, "sgd", 0.0)
+    assert seed.normalization == (TUTORIAL_NORMALIZATION.mean, TUTORIAL_NORMALIZATION.std)
+    assert seed.augment is None and seed.schedule == "constant"
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [(b"", "not a readable"), (b"PK\x03\x04garbage", "not a readable")],
+)
+def test_corrupt_checkpoints_are_refused(tmp_path, blob, message):
+    (tmp_path / "bad.pt").write_bytes(blob)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(tmp_path / "bad.pt")
+
+
+def test_truncated_checkpoint_is_refused(trained, tmp_path):
+    out, _ = trained
+    blob = (out / CHECKPOINT_NAME).read_bytes()
+    (tmp_path / "cut.pt").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_model(tmp_path / "cut.pt")
+
+
+def test_pickled_code_is_never_loaded(tmp_path):
+    torch.save({"when": datetime.date(2020, 1, 1)}, tmp_path / "evil.pt")  # needs a non-tensor global
+    with pytest.raises(CheckpointError, match="not a safe checkpoint"):
+        load_model(tmp_path / "evil.pt")
+
+
+def test_wrong_shapes_are_refused(tmp_path):
+    torch.save({"fc1.weight": torch.zeros(3, 3)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="do not fit SimpleNN"):
+        load_model(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [({"epochs": 0}, "--epochs"), ({"batch_size": -1}, "--batch-size"), ({"lr": 0.0}, "--lr"),
+     ({"device": "tpu"}, "--device"), ({"recipe": "fast"}, "unknown recipe"), ({"seed": -1}, "--seed")],
+)
+def test_bad_config_values(tmp_path, kw, message):
+    with pytest.raises(UsageError, match=message):
+        TrainConfig(out=tmp_path, **kw)
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "edgedigits", "train", "--epochs", "-3", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --epochs must be >= 1, got -3"
+
+
+def test_cli_help_shows_every_option_with_its_default():
+    proc = subprocess.run([sys.executable, "-m", "edgedigits", "train", "--help"],
+                          capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": ""})
+    assert proc.returncode == 0
+    for option in ("--recipe", "--epochs", "--batch-size", "--lr", "--device", "--seed", "--data-dir",
+                   "--out", "--resume"):
+        assert option in proc.stdout
+    assert "[default: default]" in proc.stdout and "[default: auto]" in proc.stdout
