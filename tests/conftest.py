@@ -27,3 +27,16 @@ def trained(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("trained")
     result = train(TrainConfig(recipe="default", epochs=1, data_dir=data_dir, out=out, seed=0))
     return out, result
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, trained):
+    """Every registered format (int8 included) exported from the shared training run."""
+    from edgedigits.exporting import ExportConfig, export
+
+    out, _ = trained
+    models = tmp_path_factory.mktemp("exported")
+    manifest = export(
+        ExportConfig(checkpoint=out / "mnist_mlp.pt", out=models, quantize=True), log=lambda _: None
+    )
+    return models, manifest

@@ -77,7 +77,9 @@ def test_missing_data_offline_is_one_line_without_traceback(tmp_path):
     empty = tmp_path / "nowhere"
     proc = subprocess.run(
         [sys.executable, "-m", "edgedigits", "train", "--data-dir", str(empty), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

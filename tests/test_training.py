@@ -14,8 +14,15 @@ from edgedigits.training import CHECKPOINT_NAME, METRICS_NAME, train
 
 
 def _quick(data_dir, out, **kw):
-    return TrainConfig(recipe="default", epochs=kw.pop("epochs", 1), batch_size=kw.pop("batch_size", 2048),
-                       data_dir=data_dir, out=out, device="cpu", **kw)
+    return TrainConfig(
+        recipe="default",
+        epochs=kw.pop("epochs", 1),
+        batch_size=kw.pop("batch_size", 2048),
+        data_dir=data_dir,
+        out=out,
+        device="cpu",
+        **kw,
+    )
 
 
 def test_short_run_learns_well_above_chance(trained):
@@ -42,8 +49,14 @@ def test_checkpoint_round_trip_gives_identical_outputs(trained, tmp_path):
     out, _ = trained
     loaded = load_model(out / CHECKPOINT_NAME)
     x = torch.rand(5, 1, 28, 28)
-    save_checkpoint(tmp_path / "again.pt", loaded.net, loaded.normalization, recipe=loaded.recipe,
-                    config={}, metrics=loaded.metrics)
+    save_checkpoint(
+        tmp_path / "again.pt",
+        loaded.net,
+        loaded.normalization,
+        recipe=loaded.recipe,
+        config={},
+        metrics=loaded.metrics,
+    )
     again = load_model(tmp_path / "again.pt")
     assert torch.equal(loaded.net(x), again.net(x))
     assert again.normalization == loaded.normalization
@@ -121,8 +134,14 @@ def test_wrong_shapes_are_refused(tmp_path):
 
 @pytest.mark.parametrize(
     ("kw", "message"),
-    [({"epochs": 0}, "--epochs"), ({"batch_size": -1}, "--batch-size"), ({"lr": 0.0}, "--lr"),
-     ({"device": "tpu"}, "--device"), ({"recipe": "fast"}, "unknown recipe"), ({"seed": -1}, "--seed")],
+    [
+        ({"epochs": 0}, "--epochs"),
+        ({"batch_size": -1}, "--batch-size"),
+        ({"lr": 0.0}, "--lr"),
+        ({"device": "tpu"}, "--device"),
+        ({"recipe": "fast"}, "unknown recipe"),
+        ({"seed": -1}, "--seed"),
+    ],
 )
 def test_bad_config_values(tmp_path, kw, message):
     with pytest.raises(UsageError, match=message):
@@ -130,17 +149,35 @@ def test_bad_config_values(tmp_path, kw, message):
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "edgedigits", "train", "--epochs", "-3", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedigits", "train", "--epochs", "-3", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: --epochs must be >= 1, got -3"
 
 
 def test_cli_help_shows_every_option_with_its_default():
-    proc = subprocess.run([sys.executable, "-m", "edgedigits", "train", "--help"],
-                          capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": ""})
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedigits", "train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
     assert proc.returncode == 0
-    for option in ("--recipe", "--epochs", "--batch-size", "--lr", "--device", "--seed", "--data-dir",
-                   "--out", "--resume"):
+    for option in (
+        "--recipe",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--device",
+        "--seed",
+        "--data-dir",
+        "--out",
+        "--resume",
+    ):
         assert option in proc.stdout
     assert "[default: default]" in proc.stdout and "[default: auto]" in proc.stdout

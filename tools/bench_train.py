@@ -34,18 +34,36 @@ def main() -> None:
     ours_t, base_t, ours_acc, base_acc = [], [], [], []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as out:
-            seconds, _ = timed([sys.executable, "-m", "edgedigits", "train", "--recipe", "default",
-                                "--device", "cpu", "--data-dir", args.data_dir, "--out", out])
+            seconds, _ = timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "edgedigits",
+                    "train",
+                    "--recipe",
+                    "default",
+                    "--device",
+                    "cpu",
+                    "--data-dir",
+                    args.data_dir,
+                    "--out",
+                    out,
+                ]
+            )
             ours_t.append(seconds)
             ours_acc.append(json.loads((Path(out) / "train_metrics.json").read_text())["test_accuracy"])
         seconds, text = timed([sys.executable, str(REPO / "tools" / "tutorial_mnist.py"), args.data_dir])
         base_t.append(seconds)
         base_acc.append(float(re.search(r"Test Accuracy: ([\d.]+)%", text).group(1)) / 100)
     ratios = [a / b for a, b in zip(ours_t, base_t, strict=True)]
-    print(f"edgedigits train (default): median {statistics.median(ours_t):.1f}s  "
-          f"accuracy {[round(a, 4) for a in ours_acc]}")
-    print(f"tutorial script:            median {statistics.median(base_t):.1f}s  "
-          f"accuracy {[round(a, 4) for a in base_acc]}")
+    print(
+        f"edgedigits train (default): median {statistics.median(ours_t):.1f}s  "
+        f"accuracy {[round(a, 4) for a in ours_acc]}"
+    )
+    print(
+        f"tutorial script:            median {statistics.median(base_t):.1f}s  "
+        f"accuracy {[round(a, 4) for a in base_acc]}"
+    )
     print(f"ratio ours/tutorial:        median {statistics.median(ratios):.2f}  (runs: {args.runs})")
 
 

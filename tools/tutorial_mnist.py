@@ -1,4 +1,4 @@
-"""The PyTorch tutorial's MNIST MLP script, as written there: the baseline `edgedigits train` is timed against.
+"""The PyTorch tutorial's MNIST MLP script, as written there: the baseline that `edgedigits train` beats.
 
 torchvision dataset + DataLoader(batch 64, shuffle), Normalize((0.5,), (0.5,)), SGD lr 0.01, 5 epochs.
 Usage: python tools/tutorial_mnist.py [DATA_ROOT]   (DATA_ROOT holds MNIST/raw/, default ../shared/data)

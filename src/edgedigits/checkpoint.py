@@ -65,10 +65,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), "unsupported content")
-        raise CheckpointError(f"{path} is not a safe checkpoint; weights_only load refused it ({why})") from exc
+        raise CheckpointError(
+            f"{path} is not a safe checkpoint; weights_only load refused it ({why})"
+        ) from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable torch checkpoint (truncated or corrupt?): {first}") from exc
+        raise CheckpointError(
+            f"{path} is not a readable torch checkpoint (truncated or corrupt?): {first}"
+        ) from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint or state_dict")
     return obj
@@ -79,7 +83,9 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     obj = read_checkpoint(path)
     if obj.get("format") == FORMAT:
         if obj.get("format_version") != FORMAT_VERSION:
-            raise CheckpointError(f"{path}: checkpoint format_version {obj.get('format_version')} unsupported")
+            raise CheckpointError(
+                f"{path}: checkpoint format_version {obj.get('format_version')} unsupported"
+            )
         state_dict, norm = obj["state_dict"], obj["normalization"]
         normalization = Normalization(float(norm["mean"]), float(norm["std"]))
         metrics, recipe = dict(obj.get("metrics", {})), str(obj.get("recipe", "unknown"))
@@ -91,7 +97,8 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     try:
         net.load_state_dict(state_dict)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit SimpleNN (784-128-64-10): "
-                              f"{str(exc).splitlines()[0]}") from exc
+        raise CheckpointError(
+            f"{path}: weights do not fit SimpleNN (784-128-64-10): {str(exc).splitlines()[0]}"
+        ) from exc
     net.eval()
     return LoadedModel(net=net, normalization=normalization, metrics=metrics, recipe=recipe, raw=obj)

@@ -25,7 +25,9 @@ app = typer.Typer(
 
 DataDir = Annotated[
     Path | None,
-    typer.Option(help="Folder holding MNIST/raw/ (default: $EDGEDIGITS_DATA, else ~/.cache/edgedigits/data)."),
+    typer.Option(
+        help="Folder holding MNIST/raw/ (default: $EDGEDIGITS_DATA, else ~/.cache/edgedigits/data)."
+    ),
 ]
 
 
@@ -57,7 +59,8 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     """Train the tutorial MNIST MLP, export it, prove backend parity, and read digits on the edge."""
@@ -66,25 +69,40 @@ def root(
 @app.command()
 @friendly_errors
 def train(
-    recipe: Annotated[str, typer.Option(help="Recipe: 'default' (tuned, >=98.5%) or 'seed' (the tutorial).")] = "default",
+    recipe: Annotated[
+        str, typer.Option(help="Recipe: 'default' (tuned, >=98.5%) or 'seed' (the tutorial).")
+    ] = "default",
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: the recipe's).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the recipe's).")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate (default: the recipe's).")] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed; same seed and device give the same weights.")] = 0,
     data_dir: DataDir = None,
-    out: Annotated[Path, typer.Option(help="Folder for mnist_mlp.pt and train_metrics.json.")] = Path("models"),
+    out: Annotated[Path, typer.Option(help="Folder for mnist_mlp.pt and train_metrics.json.")] = Path(
+        "models"
+    ),
     resume: Annotated[Path | None, typer.Option(help="Continue from this checkpoint's saved state.")] = None,
 ) -> None:
     """Train SimpleNN (784-128-64-10) on MNIST and write a checkpoint plus metrics."""
     from edgedigits.recipes import TrainConfig
     from edgedigits.training import train as run_training
 
-    config = TrainConfig(recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, device=device,
-                         seed=seed, data_dir=data_dir, out=out, resume=resume)
+    config = TrainConfig(
+        recipe=recipe,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        seed=seed,
+        data_dir=data_dir,
+        out=out,
+        resume=resume,
+    )
     result = run_training(config)
-    typer.echo(f"test accuracy {result.test_accuracy:.4f} in {result.train_seconds:.1f}s on {result.device}; "
-               f"wrote {result.checkpoint}")
+    typer.echo(
+        f"test accuracy {result.test_accuracy:.4f} in {result.train_seconds:.1f}s on {result.device}; "
+        f"wrote {result.checkpoint}"
+    )
 
 
 @app.command()
@@ -94,7 +112,9 @@ def export(
         "models/mnist_mlp.pt"
     ),
     out: Annotated[Path, typer.Option(help="Folder for the artifacts and manifest.json.")] = Path("models"),
-    quantize: Annotated[bool, typer.Option("--quantize", help="Also write dynamic int8 ONNX and TorchScript.")] = False,
+    quantize: Annotated[
+        bool, typer.Option("--quantize", help="Also write dynamic int8 ONNX and TorchScript.")
+    ] = False,
     opset: Annotated[int, typer.Option(help="ONNX opset version (17-23).")] = DEFAULT_OPSET,
     normalization: Annotated[
         str | None,
@@ -106,15 +126,22 @@ def export(
     from edgedigits.exporting import export as run_export
     from edgedigits.model import Normalization
 
-    config = ExportConfig(checkpoint=checkpoint, out=out, quantize=quantize, opset=opset,
-                          normalization=Normalization.parse(normalization) if normalization else None)
+    config = ExportConfig(
+        checkpoint=checkpoint,
+        out=out,
+        quantize=quantize,
+        opset=opset,
+        normalization=Normalization.parse(normalization) if normalization else None,
+    )
     run_export(config, log=lambda line: typer.echo(line, err=True))
 
 
 @app.command()
 @friendly_errors
 def verify(
-    models: Annotated[Path, typer.Option(help="Folder holding manifest.json and the artifacts.")] = Path("models"),
+    models: Annotated[Path, typer.Option(help="Folder holding manifest.json and the artifacts.")] = Path(
+        "models"
+    ),
     data_dir: DataDir = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -127,8 +154,27 @@ def verify(
     typer.echo(to_json(checks) if json_output else format_table(checks))
     failed = [c for c in checks if not c.passed]
     if failed:
-        raise ParityError(f"{len(failed)} of {len(checks)} parity checks failed: "
-                          + ", ".join(c.backend for c in failed))
+        raise ParityError(
+            f"{len(failed)} of {len(checks)} parity checks failed: " + ", ".join(c.backend for c in failed)
+        )
+
+
+@app.command()
+@friendly_errors
+def bench(
+    models: Annotated[Path, typer.Option(help="Folder holding manifest.json and the artifacts.")] = Path(
+        "models"
+    ),
+    data_dir: DataDir = None,
+    runs: Annotated[int, typer.Option(help="Timed batch-1 runs per backend, after 50 warm-up runs.")] = 500,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """Size, accuracy, batch-1 latency and full-test-set throughput per artifact, on one thread."""
+    from edgedigits.bench import bench as run_bench
+    from edgedigits.bench import format_table, to_json
+
+    rows = run_bench(models, data_dir, runs)
+    typer.echo(to_json(rows) if json_output else format_table(rows))
 
 
 def main() -> None:

@@ -113,7 +113,9 @@ def download(root: Path) -> None:
         raise DataError(_missing_message(root, f"{type(exc).__name__}: {exc}".splitlines()[0])) from exc
 
 
-def load_split(split: str, data_dir: str | os.PathLike[str] | None = None, *, allow_download: bool = True) -> Split:
+def load_split(
+    split: str, data_dir: str | os.PathLike[str] | None = None, *, allow_download: bool = True
+) -> Split:
     """Load and validate one split ("train" or "test")."""
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")

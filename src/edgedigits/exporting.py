@@ -43,7 +43,9 @@ class ExportConfig:
             raise UsageError(f"--opset must be between 17 and 23, got {self.opset}")
 
 
-def build_metadata(normalization: Normalization, recipe: str, accuracy: float | None, checkpoint_sha: str) -> dict:
+def build_metadata(
+    normalization: Normalization, recipe: str, accuracy: float | None, checkpoint_sha: str
+) -> dict:
     return {
         contract.META_LABELS: json.dumps(list(contract.LABELS)),
         contract.META_POLARITY: contract.POLARITY,
@@ -60,12 +62,18 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
     """Write the artifacts and return the manifest."""
     loaded = load_model(config.checkpoint)
     if loaded.normalization is not None and config.normalization not in (None, loaded.normalization):
-        raise UsageError(f"{config.checkpoint} carries its normalization ({loaded.normalization.mean},"
-                         f"{loaded.normalization.std}); --normalization is only for bare state_dicts")
+        raise UsageError(
+            f"{config.checkpoint} carries its normalization ({loaded.normalization.mean},"
+            f"{loaded.normalization.std}); --normalization is only for bare state_dicts"
+        )
     normalization = loaded.normalization or config.normalization or TUTORIAL_NORMALIZATION
     checkpoint_sha = sha256_file(config.checkpoint)
-    metadata = build_metadata(normalization, loaded.recipe, loaded.metrics.get("test_accuracy"), checkpoint_sha)
-    ctx = ExportContext(model=DeployedNN(loaded.net, normalization).eval(), metadata=metadata, opset=config.opset)
+    metadata = build_metadata(
+        normalization, loaded.recipe, loaded.metrics.get("test_accuracy"), checkpoint_sha
+    )
+    ctx = ExportContext(
+        model=DeployedNN(loaded.net, normalization).eval(), metadata=metadata, opset=config.opset
+    )
 
     config.out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=config.out))
@@ -79,14 +87,25 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
             except EdgeDigitsError:
                 raise
             except Exception as exc:  # exporters raise many unrelated types; name the format that failed
-                raise ArtifactError(f"export to {fmt.name} failed: {type(exc).__name__}: "
-                                    f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}") from exc
+                raise ArtifactError(
+                    f"export to {fmt.name} failed: {type(exc).__name__}: "
+                    f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+                ) from exc
             ctx.written[fmt.name] = staged
             size = staged.stat().st_size
-            log(f"exported {fmt.name:<17} {str(config.out / fmt.filename):<40} {size / 1024:7.1f} KiB  "
-                f"{time.perf_counter() - t0:5.2f}s")
-            entries.append({"format": fmt.name, "file": fmt.filename, "sha256": sha256_file(staged),
-                            "bytes": size, "dtype": "int8" if fmt.int8 else "float32"})
+            log(
+                f"exported {fmt.name:<17} {str(config.out / fmt.filename):<40} {size / 1024:7.1f} KiB  "
+                f"{time.perf_counter() - t0:5.2f}s"
+            )
+            entries.append(
+                {
+                    "format": fmt.name,
+                    "file": fmt.filename,
+                    "sha256": sha256_file(staged),
+                    "bytes": size,
+                    "dtype": "int8" if fmt.int8 else "float32",
+                }
+            )
         for entry in entries:
             os.replace(staging / entry["file"], config.out / entry["file"])
         for fmt in FORMATS:  # an artifact this export did not produce would no longer match the checkpoint

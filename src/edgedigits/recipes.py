@@ -51,9 +51,7 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     # The PyTorch tutorial, step for step: plain SGD, batch 64, 5 epochs, Normalize(0.5, 0.5).
-    "seed": Recipe(
-        name="seed", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", normalization=(0.5, 0.5)
-    ),
+    "seed": Recipe(name="seed", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", normalization=(0.5, 0.5)),
     # Tuned for accuracy per second on 2 CPU cores: big batches, one-cycle AdamW and affine jitter
     # that also makes the model robust to the runtime's camera crops.
     "default": Recipe(

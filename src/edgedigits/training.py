@@ -37,7 +37,9 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but CUDA is not available here; use --device cpu or auto")
+        raise UsageError(
+            "--device cuda was asked for but CUDA is not available here; use --device cpu or auto"
+        )
     return torch.device(name)
 
 
@@ -65,8 +67,9 @@ def augment_batch(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def evaluate(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, norm: Normalization,
-             batch_size: int = 10_000) -> float:
+def evaluate(
+    net: nn.Module, images: torch.Tensor, labels: torch.Tensor, norm: Normalization, batch_size: int = 10_000
+) -> float:
     net.eval()
     correct = 0
     with torch.inference_mode():
@@ -78,8 +81,9 @@ def evaluate(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, norm: N
 
 def _make_optimizer(net: nn.Module, recipe: Recipe, steps: int):
     if recipe.optimizer == "sgd":
-        opt = torch.optim.SGD(net.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                              weight_decay=recipe.weight_decay)
+        opt = torch.optim.SGD(
+            net.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+        )
     else:
         opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     if recipe.schedule == "onecycle":
@@ -101,8 +105,10 @@ class Progress:
             return
         width = 30
         filled = int(width * done / total)
-        self.stream.write(f"\repoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "
-                          f"{done}/{total} loss {loss:.4f}")
+        self.stream.write(
+            f"\repoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "
+            f"{done}/{total} loss {loss:.4f}"
+        )
         self.stream.flush()
 
     def epoch(self, line: str) -> None:
@@ -110,8 +116,9 @@ class Progress:
         self.stream.flush()
 
 
-def train(config: TrainConfig, progress: Progress | None = None,
-          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+def train(
+    config: TrainConfig, progress: Progress | None = None, on_epoch: Callable[[dict], None] | None = None
+) -> TrainResult:
     """Train per ``config``; after every epoch the checkpoint and metrics are rewritten atomically."""
     recipe = config.resolved
     device = pick_device(config.device)
@@ -153,22 +160,46 @@ def train(config: TrainConfig, progress: Progress | None = None,
                 progress.step(epoch + 1, recipe.epochs, step + 1, steps_per_epoch, float(loss))
         accuracy = evaluate(net, test_x, test_y, norm)
         seconds = elapsed_before + time.perf_counter() - t0
-        record = {"epoch": epoch + 1, "loss": float(loss_sum) / steps_per_epoch,
-                  "test_accuracy": accuracy, "seconds": round(seconds, 3)}
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(loss_sum) / steps_per_epoch,
+            "test_accuracy": accuracy,
+            "seconds": round(seconds, 3),
+        }
         history.append(record)
-        progress.epoch(f"epoch {epoch + 1}/{recipe.epochs}  loss {record['loss']:.4f}  "
-                       f"test acc {accuracy:.4f}  {seconds:.1f}s")
+        progress.epoch(
+            f"epoch {epoch + 1}/{recipe.epochs}  loss {record['loss']:.4f}  "
+            f"test acc {accuracy:.4f}  {seconds:.1f}s"
+        )
         metrics = _metrics(config, device, history, seconds)
-        state = {"epoch": epoch + 1, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                 "torch_rng": torch.get_rng_state(), "gen_rng": gen.get_state(), "history": history,
-                 "elapsed": seconds}
-        save_checkpoint(ckpt_path, net, norm, recipe=recipe.name, config=config.describe(), metrics=metrics,
-                        train_state=state)
+        state = {
+            "epoch": epoch + 1,
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "gen_rng": gen.get_state(),
+            "history": history,
+            "elapsed": seconds,
+        }
+        save_checkpoint(
+            ckpt_path,
+            net,
+            norm,
+            recipe=recipe.name,
+            config=config.describe(),
+            metrics=metrics,
+            train_state=state,
+        )
         write_json_atomic(config.out / METRICS_NAME, metrics)
         if on_epoch is not None:
             on_epoch(record)
-    return TrainResult(test_accuracy=history[-1]["test_accuracy"], history=history,
-                       train_seconds=history[-1]["seconds"], device=str(device), checkpoint=str(ckpt_path))
+    return TrainResult(
+        test_accuracy=history[-1]["test_accuracy"],
+        history=history,
+        train_seconds=history[-1]["seconds"],
+        device=str(device),
+        checkpoint=str(ckpt_path),
+    )
 
 
 def _metrics(config: TrainConfig, device: torch.device, history: list[dict], seconds: float) -> dict:
@@ -192,8 +223,10 @@ def _restore(config: TrainConfig, net, opt, sched, gen, device) -> tuple[int, li
     if state is None:
         raise CheckpointError(f"{config.resume} has no training state to resume from (a bare state_dict?)")
     if loaded.recipe != config.resolved.name:
-        raise UsageError(f"--resume checkpoint was trained with recipe {loaded.recipe!r}, "
-                         f"not {config.resolved.name!r}; pass --recipe {loaded.recipe}")
+        raise UsageError(
+            f"--resume checkpoint was trained with recipe {loaded.recipe!r}, "
+            f"not {config.resolved.name!r}; pass --recipe {loaded.recipe}"
+        )
     net.load_state_dict(loaded.net.state_dict())
     net.to(device)
     opt.load_state_dict(state["optimizer"])

@@ -59,8 +59,12 @@ def read_manifest(models: Path) -> dict:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path} is not valid JSON ({exc})") from exc
-    if not (isinstance(manifest, dict) and isinstance(manifest.get("artifacts"), list)
-            and isinstance(manifest.get("checkpoint"), dict) and isinstance(manifest.get("metadata"), dict)):
+    if not (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("artifacts"), list)
+        and isinstance(manifest.get("checkpoint"), dict)
+        and isinstance(manifest.get("metadata"), dict)
+    ):
         raise ArtifactError(f"{path} is not an edgedigits manifest (needs artifacts, checkpoint, metadata)")
     return manifest
 
@@ -68,7 +72,9 @@ def read_manifest(models: Path) -> dict:
 def reference_model(models: Path, manifest: dict) -> DeployedNN:
     ckpt = (models / manifest["checkpoint"]["file"]).resolve()
     if not ckpt.is_file():
-        raise ArtifactError(f"the manifest's checkpoint {ckpt} is missing; verify needs it as the eager reference")
+        raise ArtifactError(
+            f"the manifest's checkpoint {ckpt} is missing; verify needs it as the eager reference"
+        )
     if sha256_file(ckpt) != manifest["checkpoint"]["sha256"]:
         raise ArtifactError(f"{ckpt} does not match the manifest's sha256; re-export from this checkpoint")
     norm = json.loads(manifest["metadata"][contract.META_NORMALIZATION])
@@ -110,8 +116,14 @@ def verify(models: Path, data_dir: Path | None = None) -> list[Check]:
         fmt = BY_NAME.get(entry["format"])
         path = models / entry["file"]
         if fmt is None:
-            checks.append(Check(entry["file"], "?", entry.get("dtype", "?"),
-                                failures=[f"unknown format {entry['format']!r}"]))
+            checks.append(
+                Check(
+                    entry["file"],
+                    "?",
+                    entry.get("dtype", "?"),
+                    failures=[f"unknown format {entry['format']!r}"],
+                )
+            )
             continue
         problem = _file_problem(path, entry)
         for backend, loader in fmt.loaders.items():
@@ -156,22 +168,33 @@ def _judge(check: Check, tolerance, full, other, ref_full, ref_other, labels, re
         if check.agreement < INT8_MIN_AGREEMENT:
             check.failures.append(f"top-1 agreement {check.agreement:.2%} < {INT8_MIN_AGREEMENT:.1%}")
         if ref_accuracy - check.accuracy > INT8_MAX_ACCURACY_DROP:
-            check.failures.append(f"accuracy {check.accuracy:.2%} is more than "
-                                  f"{INT8_MAX_ACCURACY_DROP:.1%} below fp32 {ref_accuracy:.2%}")
+            check.failures.append(
+                f"accuracy {check.accuracy:.2%} is more than "
+                f"{INT8_MAX_ACCURACY_DROP:.1%} below fp32 {ref_accuracy:.2%}"
+            )
 
 
 def format_table(checks: list[Check]) -> str:
-    lines = [f"  {'backend':<34} {'artifact':<22} {'dtype':<8} {'max|Δ|':>9} {'top-1 agr':>10} {'accuracy':>9}"]
+    lines = [
+        f"  {'backend':<34} {'artifact':<22} {'dtype':<8} {'max|Δ|':>9} {'top-1 agr':>10} {'accuracy':>9}"
+    ]
     for c in checks:
         diff = "-" if c.max_abs_diff is None else f"{c.max_abs_diff:.2e}"
         agr = "-" if c.agreement is None else f"{c.agreement:.2%}"
         acc = "-" if c.accuracy is None else f"{c.accuracy:.2%}"
-        lines.append(f"{'✓' if c.passed else '✗'} {c.backend:<34} {c.artifact:<22} {c.dtype:<8} {diff:>9} "
-                     f"{agr:>10} {acc:>9}")
+        lines.append(
+            f"{'✓' if c.passed else '✗'} {c.backend:<34} {c.artifact:<22} {c.dtype:<8} {diff:>9} "
+            f"{agr:>10} {acc:>9}"
+        )
         lines.extend(f"    ✗ {why}" for why in c.failures)
     return "\n".join(lines)
 
 
 def to_json(checks: list[Check]) -> str:
-    return json.dumps({"passed": all(c.passed for c in checks),
-                       "checks": [asdict(c) | {"passed": c.passed} for c in checks]}, indent=2)
+    return json.dumps(
+        {
+            "passed": all(c.passed for c in checks),
+            "checks": [asdict(c) | {"passed": c.passed} for c in checks],
+        },
+        indent=2,
+    )

@@ -40,11 +40,26 @@ class Format:
 
 FORMATS: tuple[Format, ...] = (
     Format("onnx", ".onnx", onnx_fp32.torch_to_onnx, onnx_fp32.LOADERS, FP32_TOLERANCE, int8=False),
-    Format("torchscript", ".ts", torchscript.torch_to_torchscript, torchscript.LOADERS, FP32_TOLERANCE, int8=False),
-    Format("torch_export", ".pt2", torch_export.torch_to_pt2, torch_export.LOADERS, FP32_TOLERANCE, int8=False),
+    Format(
+        "torchscript",
+        ".ts",
+        torchscript.torch_to_torchscript,
+        torchscript.LOADERS,
+        FP32_TOLERANCE,
+        int8=False,
+    ),
+    Format(
+        "torch_export", ".pt2", torch_export.torch_to_pt2, torch_export.LOADERS, FP32_TOLERANCE, int8=False
+    ),
     Format("onnx_int8", ".int8.onnx", onnx_int8.onnx_to_int8_onnx, onnx_int8.LOADERS, None, int8=True),
-    Format("torchscript_int8", ".int8.ts", torchscript_int8.torch_to_int8_torchscript, torchscript_int8.LOADERS,
-           None, int8=True),
+    Format(
+        "torchscript_int8",
+        ".int8.ts",
+        torchscript_int8.torch_to_int8_torchscript,
+        torchscript_int8.LOADERS,
+        None,
+        int8=True,
+    ),
 )
 BY_NAME = {f.name: f for f in FORMATS}
 

@@ -27,8 +27,14 @@ def torch_to_onnx(ctx: ExportContext, path: Path) -> None:
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     with quiet_export():
         program = torch.onnx.export(
-            ctx.model.eval(), (ctx.example(),), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes={"image": {0: batch}}, opset_version=ctx.opset, dynamo=True, external_data=False,
+            ctx.model.eval(),
+            (ctx.example(),),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes={"image": {0: batch}},
+            opset_version=ctx.opset,
+            dynamo=True,
+            external_data=False,
             verbose=False,
         )
     model = program.model_proto

@@ -21,7 +21,9 @@ def onnx_to_int8_onnx(ctx: ExportContext, path: Path) -> None:
         quantized = Path(tmp) / "int8.onnx"
         # reduce_range: 7-bit weights avoid the u8s8 saturation of x86 CPUs without VNNI (98.99% -> 99.93%
         # top-1 agreement measured here); the same file then behaves alike on every CPU.
-        quantize_dynamic(prepared, quantized, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        quantize_dynamic(
+            prepared, quantized, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+        )
         model = onnx.load(quantized)
     model.producer_name = "edgedigits"
     set_metadata(model, ctx.metadata)

@@ -10,13 +10,20 @@ from collections.abc import Iterator
 
 # torch.jit and torch.ao.quantization are deprecated in 2.14 but still work; the dynamo ONNX exporter
 # prints progress lines and logs onnxscript optimizer chatter.
-NOISY_MESSAGES = (r".*torch\.jit.*", r".*TorchScript.*", r".*torch\.ao\.quantization.*", r".*quantize_dynamic.*",
-                  r".*deprecated.*")
+NOISY_MESSAGES = (
+    r".*torch\.jit.*",
+    r".*TorchScript.*",
+    r".*torch\.ao\.quantization.*",
+    r".*quantize_dynamic.*",
+    r".*deprecated.*",
+)
 
 
 @contextlib.contextmanager
 def quiet_export() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "torch.export", "torch._dynamo")]
+    loggers = [
+        logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "torch.export", "torch._dynamo")
+    ]
     levels = [lg.level for lg in loggers]
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         for pattern in NOISY_MESSAGES:

@@ -16,7 +16,9 @@ EXTRA_FILE = "edgedigits.json"
 def torch_to_pt2(ctx: ExportContext, path: Path) -> None:
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     with quiet_export():
-        program = torch.export.export(ctx.model.eval(), (ctx.example(),), dynamic_shapes={"image": {0: batch}})
+        program = torch.export.export(
+            ctx.model.eval(), (ctx.example(),), dynamic_shapes={"image": {0: batch}}
+        )
         torch.export.save(program, str(path), extra_files={EXTRA_FILE: ctx.metadata_json()})
 
 

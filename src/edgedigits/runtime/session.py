@@ -48,15 +48,16 @@ class ModelInfo:
 
 
 class OnnxModel:
-    """A loaded, contract-checked ONNX classifier: ``predict(images [N,1,28,28] float32) -> logits [N,10]``."""
+    """A loaded, contract-checked ONNX classifier: ``predict(images [N,1,28,28] float32) -> logits``."""
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise ArtifactError(f"model {path} does not exist")
         try:
-            self.session = ort.InferenceSession(path, sess_options=session_options(threads),
-                                                providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                path, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ArtifactError(f"{path} is not a loadable ONNX model: {first[:300]}") from exc
@@ -67,22 +68,34 @@ class OnnxModel:
     def _check_contract(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-            raise ArtifactError(f"{self.path}: expected one input named {INPUT_NAME!r}, "
-                                f"found {[i.name for i in inputs]}")
+            raise ArtifactError(
+                f"{self.path}: expected one input named {INPUT_NAME!r}, found {[i.name for i in inputs]}"
+            )
         shape = inputs[0].shape
-        if len(shape) != 4 or list(shape[1:]) != [1, IMAGE_SIZE, IMAGE_SIZE] or inputs[0].type != "tensor(float)":
-            raise ArtifactError(f"{self.path}: input must be float32 [N, 1, {IMAGE_SIZE}, {IMAGE_SIZE}], "
-                                f"found {inputs[0].type} {shape}")
+        if (
+            len(shape) != 4
+            or list(shape[1:]) != [1, IMAGE_SIZE, IMAGE_SIZE]
+            or inputs[0].type != "tensor(float)"
+        ):
+            raise ArtifactError(
+                f"{self.path}: input must be float32 [N, 1, {IMAGE_SIZE}, {IMAGE_SIZE}], "
+                f"found {inputs[0].type} {shape}"
+            )
         if not outputs or outputs[0].name != OUTPUT_NAME or outputs[0].shape[-1] != NUM_CLASSES:
-            raise ArtifactError(f"{self.path}: output must be {OUTPUT_NAME!r} [N, {NUM_CLASSES}], "
-                                f"found {[(o.name, o.shape) for o in outputs]}")
+            raise ArtifactError(
+                f"{self.path}: output must be {OUTPUT_NAME!r} [N, {NUM_CLASSES}], "
+                f"found {[(o.name, o.shape) for o in outputs]}"
+            )
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(images, dtype=np.float32)})[0]
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(images, dtype=np.float32)})[
+            0
+        ]
 
 
 def _read_info(meta: dict[str, str]) -> ModelInfo:
     labels = tuple(json.loads(meta[META_LABELS])) if META_LABELS in meta else LABELS
     accuracy = float(meta[META_ACCURACY]) if meta.get(META_ACCURACY) not in (None, "") else None
-    return ModelInfo(labels=labels, polarity=meta.get(META_POLARITY, POLARITY),
-                     test_accuracy=accuracy, metadata=dict(meta))
+    return ModelInfo(
+        labels=labels, polarity=meta.get(META_POLARITY, POLARITY), test_accuracy=accuracy, metadata=dict(meta)
+    )

@@ -1,0 +1,207 @@
+import json
+import warnings
+import zipfile
+from dataclasses import replace
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from edgedigits import contract
+from edgedigits.checkpoint import load_model
+from edgedigits.errors import ArtifactError, UsageError
+from edgedigits.exporting import MANIFEST_NAME, ExportConfig, export
+from edgedigits.files import sha256_file
+from edgedigits.formats import BY_NAME, FORMATS, onnx_fp32
+from edgedigits.model import DeployedNN, Normalization
+from edgedigits.runtime import OnnxModel
+
+CONSUMERS = [(f.name, backend) for f in FORMATS for backend in f.loaders]
+FP32_CONSUMERS = [(name, b) for name, b in CONSUMERS if not BY_NAME[name].int8]
+
+
+def eager_of(models, manifest):
+    loaded = load_model(models / manifest["checkpoint"]["file"])
+    norm = json.loads(manifest["metadata"][contract.META_NORMALIZATION])
+    model = DeployedNN(loaded.net, Normalization(norm["mean"], norm["std"])).eval()
+
+    def run(x):
+        with torch.inference_mode():
+            return model(torch.from_numpy(x)).numpy()
+
+    return run
+
+
+def test_every_registered_format_is_exported_and_covered(exported):
+    models, manifest = exported
+    assert [a["format"] for a in manifest["artifacts"]] == [f.name for f in FORMATS]
+    assert {name for name, _ in CONSUMERS} == set(BY_NAME)
+    for entry in manifest["artifacts"]:
+        path = models / entry["file"]
+        assert entry["sha256"] == sha256_file(path) and entry["bytes"] == path.stat().st_size
+        assert entry["dtype"] == ("int8" if BY_NAME[entry["format"]].int8 else "float32")
+
+
+def test_onnx_is_one_checked_file_with_dynamic_batch(exported):
+    models, _ = exported
+    assert not list(models.glob("*.data")) and not list(models.glob(".export-*"))
+    model = onnx.load(models / "mnist_mlp.onnx")
+    onnx.checker.check_model(model, full_check=True)
+    (inp,) = model.graph.input
+    dims = inp.type.tensor_type.shape.dim
+    assert inp.name == "image" and dims[0].dim_param and [d.dim_value for d in dims[1:]] == [1, 28, 28]
+    assert [o.name for o in model.graph.output] == ["logits"]
+
+
+@pytest.mark.parametrize(("name", "backend"), FP32_CONSUMERS)
+@pytest.mark.parametrize("batch", [1, 7, 256])
+def test_fp32_parity_at_dynamic_batch_sizes(exported, name, backend, batch):
+    models, manifest = exported
+    predict = BY_NAME[name].loaders[backend](models / BY_NAME[name].filename)
+    x = np.random.default_rng(batch).random((batch, 1, 28, 28), dtype=np.float32)
+    got, want = predict(x), eager_of(models, manifest)(x)
+    assert got.shape == (batch, 10)
+    assert np.abs(got - want).max() <= BY_NAME[name].tolerance
+
+
+@pytest.mark.parametrize(("name", "backend"), FP32_CONSUMERS)
+def test_fp32_parity_on_generated_inputs(exported, name, backend):
+    models, manifest = exported
+    predict = BY_NAME[name].loaders[backend](models / BY_NAME[name].filename)
+    eager = eager_of(models, manifest)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        arrays(
+            np.float32,
+            st.tuples(st.integers(1, 9), st.just(1), st.just(28), st.just(28)),
+            elements=st.floats(0, 1, width=32),
+        )
+    )
+    def check(x):
+        assert np.abs(predict(x) - eager(x)).max() <= BY_NAME[name].tolerance
+
+    check()
+
+
+@pytest.mark.parametrize(("name", "backend"), [(n, b) for n, b in CONSUMERS if BY_NAME[n].int8])
+def test_int8_agrees_on_the_test_set(exported, data_dir, name, backend):
+    from edgedigits.verify import make_inputs
+
+    models, manifest = exported
+    inputs = make_inputs(data_dir)
+    got = BY_NAME[name].loaders[backend](models / BY_NAME[name].filename)(inputs.test_images)
+    want = eager_of(models, manifest)(inputs.test_images)
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.995
+    assert (
+        abs((got.argmax(1) == inputs.test_labels).mean() - (want.argmax(1) == inputs.test_labels).mean())
+        <= 0.003
+    )
+
+
+def test_int8_onnx_holds_integer_ops_and_is_small(exported):
+    models, _ = exported
+    model = onnx.load(models / "mnist_mlp.int8.onnx")
+    ops = {n.op_type for n in model.graph.node}
+    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops and "MatMul" not in ops
+    weights = [i for i in model.graph.initializer if len(i.dims) == 2]
+    assert weights and all(i.data_type == onnx.TensorProto.INT8 for i in weights)
+    fp32 = (models / "mnist_mlp.onnx").stat().st_size
+    assert (models / "mnist_mlp.int8.onnx").stat().st_size <= 0.3 * fp32
+
+
+def test_int8_torchscript_holds_quantized_linears(exported):
+    models, _ = exported
+    graph = torch.jit.load(str(models / "mnist_mlp.int8.ts")).inlined_graph
+    # each dynamic-quantized Linear scripts an int8 branch and an fp16 branch, both quantized ops
+    assert len(graph.findAllNodes("quantized::linear_dynamic")) == 6
+    assert graph.findAllNodes("aten::linear") == [] and graph.findAllNodes("aten::matmul") == []
+
+
+def test_metadata_round_trip_in_every_container(exported):
+    models, manifest = exported
+    meta = manifest["metadata"]
+    assert set(contract.META_KEYS) <= set(meta)
+    assert json.loads(meta[contract.META_LABELS]) == list("0123456789")
+    assert meta[contract.META_POLARITY] == "light-on-dark" and meta[contract.META_RECIPE] == "default"
+    assert meta[contract.META_CHECKPOINT_SHA256] == manifest["checkpoint"]["sha256"]
+    for name in ("mnist_mlp.onnx", "mnist_mlp.int8.onnx"):
+        props = {p.key: p.value for p in onnx.load(models / name).metadata_props}
+        assert meta.items() <= props.items()  # the int8 file also keeps onnxruntime's quantizer notes
+    for name in ("mnist_mlp.ts", "mnist_mlp.int8.ts"):
+        extra = {"edgedigits.json": ""}
+        torch.jit.load(str(models / name), _extra_files=extra)
+        assert json.loads(extra["edgedigits.json"]) == meta
+    with zipfile.ZipFile(models / "mnist_mlp.pt2") as zf:
+        (member,) = [n for n in zf.namelist() if n.endswith("extra/edgedigits.json")]
+        assert json.loads(zf.read(member)) == meta
+    info = OnnxModel(models / "mnist_mlp.onnx").info
+    assert info.labels == tuple("0123456789") and info.test_accuracy == pytest.approx(
+        float(meta["test_accuracy"])
+    )
+
+
+def test_export_makes_no_deprecation_noise(trained, tmp_path):
+    out, _ = trained
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export(ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, quantize=True), log=lambda _: None)
+    noisy = [w for w in caught if issubclass(w.category, DeprecationWarning | FutureWarning)]
+    assert noisy == [], [str(w.message) for w in noisy]
+    assert {p.name for p in tmp_path.iterdir()} == {f.filename for f in FORMATS} | {MANIFEST_NAME}
+
+
+def test_failed_export_leaves_previous_artifacts_intact(exported, trained, tmp_path, monkeypatch):
+    out, _ = trained
+    export(ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, quantize=True), log=lambda _: None)
+    before = {p.name: sha256_file(p) for p in tmp_path.iterdir()}
+
+    def broken(ctx, path):
+        path.write_bytes(b"half")
+        raise RuntimeError("disk on fire")
+
+    formats = tuple(replace(f, export=broken) if f.name == "torch_export" else f for f in FORMATS)
+    monkeypatch.setattr("edgedigits.exporting.selected", lambda quantize: formats)
+    with pytest.raises(ArtifactError, match="export to torch_export failed: RuntimeError: disk on fire"):
+        export(ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, quantize=True), log=lambda _: None)
+    assert {p.name: sha256_file(p) for p in tmp_path.iterdir()} == before
+
+
+def test_export_without_quantize_removes_stale_int8(trained, tmp_path):
+    out, _ = trained
+    export(ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, quantize=True), log=lambda _: None)
+    manifest = export(ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path), log=lambda _: None)
+    assert [a["format"] for a in manifest["artifacts"]] == ["onnx", "torchscript", "torch_export"]
+    assert not list(tmp_path.glob("*.int8.*"))
+
+
+def test_normalization_flag_refused_for_checkpoints_that_carry_one(trained, tmp_path):
+    out, _ = trained
+    with pytest.raises(UsageError, match="carries its normalization"):
+        export(
+            ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, normalization=Normalization(0.5, 0.5))
+        )
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"), [({"opset": 9}, "--opset"), ({"checkpoint": "nope.pt"}, "no such file")]
+)
+def test_bad_export_options(tmp_path, trained, kw, message):
+    from pathlib import Path
+
+    kw = {"checkpoint": trained[0] / "mnist_mlp.pt", "out": tmp_path} | {
+        k: Path(v) if k == "checkpoint" else v for k, v in kw.items()
+    }
+    with pytest.raises(UsageError, match=message):
+        ExportConfig(**kw)
+
+
+def test_onnx_set_metadata_overwrites_existing_keys():
+    model = onnx.ModelProto()
+    onnx_fp32.set_metadata(model, {"a": "1"})
+    onnx_fp32.set_metadata(model, {"a": "2", "b": "3"})
+    assert {p.key: p.value for p in model.metadata_props} == {"a": "2", "b": "3"}

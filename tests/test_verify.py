@@ -1,0 +1,139 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+
+from edgedigits.checkpoint import load_model
+from edgedigits.exporting import MANIFEST_NAME, ExportConfig, export
+from edgedigits.files import sha256_file
+from edgedigits.formats import FORMATS
+from edgedigits.model import Normalization
+from edgedigits.verify import format_table, verify
+
+
+def cli(*args, timeout=240):
+    return subprocess.run(
+        [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def copy_models(exported, tmp_path):
+    models, manifest = exported
+    dst = tmp_path / "models"
+    shutil.copytree(models, dst)
+    shutil.copy(models / manifest["checkpoint"]["file"], dst / "mnist_mlp.pt")
+    manifest = dict(manifest, checkpoint=dict(manifest["checkpoint"], file="mnist_mlp.pt"))
+    (dst / MANIFEST_NAME).write_text(json.dumps(manifest))
+    return dst, manifest
+
+
+def test_clean_export_passes_every_check(exported, data_dir):
+    models, _ = exported
+    checks = verify(models, data_dir)
+    backends = {c.backend for c in checks}
+    assert {f"{f.name}/{b}" for f in FORMATS for b in f.loaders} | {"torch eager (reference)"} == backends
+    assert all(c.passed for c in checks), format_table(checks)
+    for c in checks:
+        if c.dtype == "float32":
+            assert c.max_abs_diff <= 1e-4 and c.agreement == 1.0
+        else:
+            assert c.agreement >= 0.995
+        assert c.accuracy > 0.9
+
+
+def test_cli_verify_table_and_json(exported, data_dir):
+    models, _ = exported
+    proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("✓") == 1 + sum(len(f.loaders) for f in FORMATS) and "✗" not in proc.stdout
+    assert proc.stderr == ""
+    proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir), "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["passed"] is True and len(report["checks"]) == 8
+
+
+def test_tampered_bytes_fail_on_the_hash(exported, data_dir, tmp_path):
+    models, _ = copy_models(exported, tmp_path)
+    blob = bytearray((models / "mnist_mlp.ts").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (models / "mnist_mlp.ts").write_bytes(bytes(blob))
+    proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir))
+    assert proc.returncode == 1
+    assert "✗ torchscript/torch.jit" in proc.stdout and "sha256 of mnist_mlp.ts does not match" in proc.stdout
+    assert proc.stderr.strip().splitlines() == ["error: 1 of 8 parity checks failed: torchscript/torch.jit"]
+
+
+def test_changed_weight_with_a_forged_hash_fails_on_parity(exported, data_dir, tmp_path):
+    models, manifest = copy_models(exported, tmp_path)
+    model = onnx.load(models / "mnist_mlp.onnx")
+    init = max(model.graph.initializer, key=lambda t: np.prod(t.dims))
+    weights = numpy_helper.to_array(init).copy()
+    weights.flat[0] += 0.5
+    init.CopyFrom(numpy_helper.from_array(weights, init.name))
+    onnx.save(model, models / "mnist_mlp.onnx")
+    for entry in manifest["artifacts"]:
+        if entry["file"] == "mnist_mlp.onnx":
+            entry["sha256"], entry["bytes"] = sha256_file(models / "mnist_mlp.onnx"), 0
+    (models / MANIFEST_NAME).write_text(json.dumps(manifest))
+    checks = {c.backend: c for c in verify(models, data_dir)}
+    for backend in ("onnx/onnxruntime", "onnx/onnx.reference", "onnx/cv2.dnn"):
+        assert not checks[backend].passed and checks[backend].max_abs_diff > 1e-4
+        assert any("max |Δlogit|" in why for why in checks[backend].failures)
+    assert checks["torchscript/torch.jit"].passed
+
+
+def test_changed_checkpoint_is_refused(exported, data_dir, tmp_path):
+    models, _ = copy_models(exported, tmp_path)
+    (models / "mnist_mlp.pt").write_bytes((models / "mnist_mlp.pt").read_bytes() + b"\0")
+    proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir))
+    assert proc.returncode == 1 and "does not match the manifest's sha256" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_manifest_is_one_line(tmp_path):
+    proc = cli("verify", "--models", str(tmp_path))
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        == f"error: {tmp_path / MANIFEST_NAME} not found; run `edgedigits export --out {tmp_path}` first"
+    )
+
+
+def test_tutorial_state_dict_exports_and_verifies(trained, data_dir, tmp_path):
+    out, _ = trained
+    torch.save(load_model(out / "mnist_mlp.pt").net.state_dict(), tmp_path / "tutorial_state.pt")
+    manifest = export(
+        ExportConfig(
+            checkpoint=tmp_path / "tutorial_state.pt",
+            out=tmp_path / "m",
+            quantize=True,
+            normalization=Normalization(0.1307, 0.3081),
+        ),
+        log=lambda _: None,
+    )
+    assert manifest["metadata"]["recipe"] == "external"
+    assert json.loads(manifest["metadata"]["normalization"]) == {"mean": 0.1307, "std": 0.3081}
+    checks = verify(tmp_path / "m", data_dir)
+    assert all(c.passed for c in checks), format_table(checks)
+    assert checks[0].accuracy > 0.9  # right normalization -> the trained accuracy survives
+
+
+@pytest.mark.parametrize("runs", [20])
+def test_bench_rows_and_goals(exported, data_dir, runs):
+    from edgedigits.bench import bench, goals, to_json
+
+    models, manifest = exported
+    rows = bench(models, data_dir, runs=runs)
+    names = [r.backend for r in rows]
+    assert names[0] == "torch eager" and "onnx/cv2.dnn" in names and "onnx/onnx.reference" not in names
+    for r in rows:
+        assert r.latency_ms_median > 0 and r.latency_ms_p90 >= r.latency_ms_median
+        assert r.throughput_per_s > 0 and r.throughput_batch == 10_000 and r.accuracy > 0.9
+    assert len(goals(rows)) == 3
+    assert json.loads(to_json(rows))["threads"] == 1
