@@ -1,0 +1,148 @@
+"""``DigitRecognizer``: frame -> digits (label, confidence, box) in reading order, and the numbers read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits.runtime.boxes import Box
+from edgedigits.runtime.normalize import NormalizeParams, to_mnist
+from edgedigits.runtime.segment import POLARITIES, SegmentParams, find_blobs, ink_mask, to_gray
+from edgedigits.runtime.session import OnnxModel
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: int
+    confidence: float
+    box: Box
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "confidence": round(self.confidence, 4), "box": list(self.box)}
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    box: Box
+    digits: tuple[Detection, ...]
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "box": list(self.box)}
+
+
+@dataclass(frozen=True)
+class Recognition:
+    digits: list[Detection]
+    lines: list[Line]
+    crops: np.ndarray = field(repr=False)  # float32 [N, 28, 28], the model's inputs, for --debug views
+
+    def to_json(self) -> dict:
+        return {"digits": [d.to_json() for d in self.digits], "lines": [ln.to_json() for ln in self.lines]}
+
+
+@dataclass(frozen=True)
+class LineParams:
+    same_line_overlap: float = (
+        0.5  # vertical overlap (fraction of the shorter box) that puts two digits on a line
+    )
+    word_gap: float = 0.9  # a horizontal gap wider than this many mean digit heights starts a new number
+
+
+def default_model_path() -> Path:
+    """The release model shipped inside the package (a copy of ``models/mnist_mlp.onnx``)."""
+    return Path(str(resources.files("edgedigits.runtime") / "model" / "mnist_mlp.onnx"))
+
+
+class DigitRecognizer:
+    """Find and read handwritten digits in BGR or grayscale uint8 frames of any size."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        polarity: str = "dark-on-light",
+        segment: SegmentParams = SegmentParams(),
+        normalize: NormalizeParams = NormalizeParams(),
+        lines: LineParams = LineParams(),
+        min_confidence: float = 0.0,
+    ) -> None:
+        if polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+        self.model = OnnxModel(model_path or default_model_path())
+        self.labels = self.model.info.labels
+        self.polarity, self.segment, self.normalize, self.lines = polarity, segment, normalize, lines
+        self.min_confidence = min_confidence
+
+    def recognize(self, frame: np.ndarray) -> Recognition:
+        gray = to_gray(np.asarray(frame))
+        if gray.dtype != np.uint8:
+            raise ValueError(f"frame must be uint8, got {gray.dtype}")
+        if gray.size == 0:
+            return Recognition([], [], np.zeros((0, 28, 28), np.float32))
+        blobs, label_img = find_blobs(ink_mask(gray, self.polarity, self.segment), self.segment)
+        if not blobs:
+            return Recognition([], [], np.zeros((0, 28, 28), np.float32))
+        crops = np.stack([to_mnist(_blob_mask(label_img, b), self.normalize) for b in blobs])
+        logits = self.model.predict(crops[:, None])
+        probs = _softmax(logits)
+        digits = [
+            Detection(int(self.labels[k]), float(p[k]), b.box)
+            for b, p, k in zip(blobs, probs, probs.argmax(1), strict=True)
+            if p[k] >= self.min_confidence
+        ]
+        lines = group_lines(digits, self.lines)
+        return Recognition([d for ln in lines for d in ln.digits], lines, crops)
+
+
+def _blob_mask(label_img: np.ndarray, blob) -> np.ndarray:
+    """The blob's own ink inside its box; a neighbour's stroke reaching into the box is left out."""
+    x, y, w, h = blob.box
+    window = label_img[y : y + h, x : x + w]
+    return (np.isin(window, blob.labels) * 255).astype(np.uint8)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> list[Line]:
+    """Reading order: text lines top to bottom, digits left to right, split into numbers at wide gaps."""
+    rows: list[list[Detection]] = []
+    for d in sorted(digits, key=lambda d: d.box[1] + d.box[3] / 2):
+        for row in rows:
+            if any(_v_overlap(d.box, o.box) >= params.same_line_overlap for o in row):
+                row.append(d)
+                break
+        else:
+            rows.append([d])
+    out: list[Line] = []
+    for row in sorted(rows, key=lambda r: min(d.box[1] for d in r)):
+        row.sort(key=lambda d: d.box[0])
+        mean_h = sum(d.box[3] for d in row) / len(row)
+        group = [row[0]]
+        for d in row[1:]:
+            prev = group[-1]
+            if d.box[0] - (prev.box[0] + prev.box[2]) > params.word_gap * mean_h:
+                out.append(_line(group))
+                group = []
+            group.append(d)
+        out.append(_line(group))
+    return out
+
+
+def _v_overlap(a: Box, b: Box) -> float:
+    overlap = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return overlap / min(a[3], b[3])
+
+
+def _line(group: list[Detection]) -> Line:
+    x0 = min(d.box[0] for d in group)
+    y0 = min(d.box[1] for d in group)
+    x1 = max(d.box[0] + d.box[2] for d in group)
+    y1 = max(d.box[1] + d.box[3] for d in group)
+    return Line("".join(str(d.label) for d in group), (x0, y0, x1 - x0, y1 - y0), tuple(group))
