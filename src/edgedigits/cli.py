@@ -177,6 +177,83 @@ def bench(
     typer.echo(to_json(rows) if json_output else format_table(rows))
 
 
+ModelPath = Annotated[
+    Path | None,
+    typer.Option("--model", help="ONNX model (default: the release model shipped in the package)."),
+]
+Polarity = Annotated[str, typer.Option(help="Ink polarity: dark-on-light, light-on-dark or auto.")]
+
+
+def _run_detect(options) -> None:
+    from edgedigits.runtime.app import run_detect
+
+    summary = run_detect(options, emit=typer.echo, log=lambda s: typer.echo(s, err=True))
+    typer.echo(summary.line(), err=True)
+
+
+@app.command()
+@friendly_errors
+def detect(
+    source: Annotated[
+        str, typer.Option(help="Camera index, device path, video, image, folder of images, or URL.")
+    ],
+    model: ModelPath = None,
+    polarity: Polarity = "dark-on-light",
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per frame per line.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the annotated image, video (.mp4/.avi) or folder of images here."),
+    ] = None,
+    display: Annotated[
+        bool, typer.Option("--display/--no-display", help="Show a window (if a display exists).")
+    ] = False,
+    stabilize: Annotated[int, typer.Option(help="Frames a video label is voted over.")] = 7,
+    max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+) -> None:
+    """Find and read handwritten digits in images, videos, streams or a camera (torch-free)."""
+    from edgedigits.runtime.app import DetectOptions
+
+    _run_detect(
+        DetectOptions(
+            source=source,
+            model=model,
+            polarity=polarity,
+            json_lines=json_lines,
+            output=output,
+            display=display,
+            stabilize_window=stabilize,
+            max_frames=max_frames,
+        )
+    )
+
+
+@app.command()
+@friendly_errors
+def webcam(
+    camera: Annotated[str, typer.Option(help="Camera index or device path.")] = "0",
+    model: ModelPath = None,
+    polarity: Polarity = "dark-on-light",
+    debug: Annotated[bool, typer.Option("--debug", help="Also show the normalized 28x28 crops.")] = False,
+    display: Annotated[bool, typer.Option("--display/--no-display", help="Show the live view.")] = True,
+    snapshot_dir: Annotated[Path, typer.Option(help="Where the s key saves snapshots.")] = Path("."),
+    max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+) -> None:
+    """Live view: boxes, labels, numbers read and FPS. Keys: q/Esc quit, space pause, s snapshot."""
+    from edgedigits.runtime.app import DetectOptions
+
+    _run_detect(
+        DetectOptions(
+            source=camera,
+            model=model,
+            polarity=polarity,
+            display=display,
+            debug=debug,
+            snapshot_dir=snapshot_dir,
+            max_frames=max_frames,
+        )
+    )
+
+
 def main() -> None:
     # torch's C++ side prints deprecation notices for quantized tensors straight to stderr (the Python
     # warnings filters cannot reach them); keep them out of the CLI unless the user asked for a level.

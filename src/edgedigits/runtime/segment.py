@@ -1,7 +1,7 @@
 """Find digit-sized ink blobs on paper-like frames (pure functions of a frame; torch-free).
 
 Pipeline: grayscale -> (invert for light-on-dark) -> light blur -> adaptive threshold, so uneven light
-does not matter -> open away specks -> connected components -> merge pieces of one broken digit ->
+does not matter -> open away specks -> outer contours -> merge pieces of one broken digit ->
 filter by size, aspect and ink ratio. Every constant is a field of ``SegmentParams``.
 """
 
@@ -25,8 +25,8 @@ class SegmentParams:
     block_frac: float = 0.12  # adaptive-threshold window, as a fraction of the frame's short side:
     # wider than the thickest stroke (else stroke cores vanish), narrower than a lighting gradient
     threshold_offset: float = 18.0  # ink must be this many grey levels darker than its neighbourhood
-    open_ksize: int = 2  # removes specks smaller than this before labelling; 0 turns it off
-    speck_px: int = 12  # components smaller than this are noise, not digit pieces
+    open_ksize: int = 2  # removes specks smaller than this before finding contours; 0 turns it off
+    speck_px: int = 12  # pieces with a smaller contour area are noise, not digit pieces
     merge_overlap: float = 0.5  # pieces overlapping horizontally by this fraction of the narrower ...
     merge_gap_frac: float = 0.3  # ... and vertically closer than this fraction of the taller merge
     min_height_px: int = 14  # shorter blobs cannot be read at 28x28
@@ -67,7 +67,10 @@ def resolve_polarity(gray: np.ndarray, polarity: str) -> str:
 
 
 def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarray:
-    """Binary uint8 mask (255 = ink) of a grayscale frame."""
+    """Binary uint8 mask (255 = ink) of a grayscale frame.
+
+    Binary on purpose: MNIST itself was made from binary NIST digits, anti-aliased by the downscale the
+    normalizer repeats; keeping grey levels instead scored lower on the synthetic scenes."""
     paper = gray if resolve_polarity(gray, polarity) == "dark-on-light" else cv2.bitwise_not(gray)
     if params.blur_ksize:
         paper = cv2.GaussianBlur(paper, (params.blur_ksize, params.blur_ksize), 0)
@@ -84,22 +87,28 @@ def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarr
 @dataclass(frozen=True)
 class Blob:
     box: Box
-    labels: tuple[int, ...]  # connected-component ids that make up this digit
-    ink: int  # ink pixel count
+    contours: tuple[np.ndarray, ...]  # outer contours of the pieces that make up this digit
+
+    def own_mask(self, mask: np.ndarray) -> np.ndarray:
+        """The blob's ink inside its box, without a neighbour's stroke that reaches into the box."""
+        x, y, w, h = self.box
+        inside = np.zeros((h, w), np.uint8)
+        cv2.drawContours(inside, list(self.contours), -1, 255, thickness=cv2.FILLED, offset=(-x, -y))
+        return cv2.bitwise_and(inside, mask[y : y + h, x : x + w])
 
 
-def find_blobs(mask: np.ndarray, params: SegmentParams) -> tuple[list[Blob], np.ndarray]:
-    """Digit candidates of an ink mask, and the component-label image the blobs refer to."""
-    count, label_img, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    blobs = [
-        Blob((int(x), int(y), int(w), int(h)), (i,), int(area))
-        for i, (x, y, w, h, area) in enumerate(stats[1:count], start=1)
-        if area >= params.speck_px
-    ]
-    blobs = _merge_pieces(blobs, params)
-    frame_h = mask.shape[0]
-    kept = [b for b in blobs if _is_digit_like(b, frame_h, params)]
-    return kept, label_img
+def find_blobs(mask: np.ndarray, params: SegmentParams) -> list[tuple[Blob, np.ndarray]]:
+    """Digit candidates of an ink mask, each with its own ink (a uint8 crop of its box)."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    pieces = [Blob(tuple(int(v) for v in cv2.boundingRect(c)), (c,)) for c in contours
+              if cv2.contourArea(c) >= params.speck_px]
+    kept = []
+    for blob in _merge_pieces(pieces, params):
+        if _shape_ok(blob.box, mask.shape[0], params):
+            ink = blob.own_mask(mask)
+            if params.min_ink_ratio <= cv2.countNonZero(ink) / float(ink.size) <= params.max_ink_ratio:
+                kept.append((blob, ink))
+    return kept
 
 
 def _merge_pieces(blobs: list[Blob], params: SegmentParams) -> list[Blob]:
@@ -134,14 +143,9 @@ def _union(a: Blob, b: Blob) -> Blob:
     x0, y0 = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
     x1 = max(a.box[0] + a.box[2], b.box[0] + b.box[2])
     y1 = max(a.box[1] + a.box[3], b.box[1] + b.box[3])
-    return Blob((x0, y0, x1 - x0, y1 - y0), a.labels + b.labels, a.ink + b.ink)
+    return Blob((x0, y0, x1 - x0, y1 - y0), a.contours + b.contours)
 
 
-def _is_digit_like(blob: Blob, frame_h: int, params: SegmentParams) -> bool:
-    _, _, w, h = blob.box
-    if h < params.min_height_px or h > params.max_height_frac * frame_h:
-        return False
-    if w > params.max_aspect * h:
-        return False
-    ink_ratio = blob.ink / float(w * h)
-    return params.min_ink_ratio <= ink_ratio <= params.max_ink_ratio
+def _shape_ok(box: Box, frame_h: int, params: SegmentParams) -> bool:
+    _, _, w, h = box
+    return params.min_height_px <= h <= params.max_height_frac * frame_h and w <= params.max_aspect * h

@@ -1,0 +1,150 @@
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from edgedigits import data
+from edgedigits.runtime.boxes import iou
+from edgedigits.runtime.recognizer import Detection, Recognition
+from edgedigits.runtime.tracker import LabelStabilizer
+from edgedigits.synth import SceneParams, make_scene
+
+FRAMES = 24
+
+
+def cli(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def noisy_video(tmp_path_factory, data_dir):
+    """A steady sheet of small digits filmed with heavy sensor noise and a little hand shake."""
+    split = data.load_split("test", data_dir)
+    rng = np.random.default_rng(11)
+    scene = make_scene(split.images, split.labels, rng,
+                       replace(SceneParams(), digits=(6, 6), digit_px=(28, 40), noise_sigma=(1, 2)))
+    path = tmp_path_factory.mktemp("video") / "noisy.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    assert writer.isOpened()
+    for _ in range(FRAMES):
+        dx, dy = rng.integers(-2, 3, 2)
+        frame = np.roll(scene.image, (int(dy), int(dx)), axis=(0, 1)).astype(np.float32)
+        frame += rng.normal(0, 22, frame.shape)
+        writer.write(np.clip(frame, 0, 255).astype(np.uint8))
+    writer.release()
+    return path, scene
+
+
+def flicker(records):
+    """Label changes of each box between consecutive frames, boxes matched by IoU."""
+    changes = 0
+    for prev, cur in zip(records, records[1:], strict=False):
+        for d in cur["digits"]:
+            match = max(prev["digits"], key=lambda p: iou(tuple(p["box"]), tuple(d["box"])), default=None)
+            if match and iou(tuple(match["box"]), tuple(d["box"])) > 0.3 and match["label"] != d["label"]:
+                changes += 1
+    return changes
+
+
+def test_video_json_lines_and_annotated_output(noisy_video, tmp_path):
+    path, scene = noisy_video
+    out = tmp_path / "annotated.avi"
+    proc = cli("detect", "--source", str(path), "--json", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["frame"] for r in records] == list(range(FRAMES))
+    for r in records:
+        assert set(r) == {"frame", "digits", "lines", "ms"} and r["ms"] > 0
+        for d in r["digits"]:
+            assert set(d) == {"label", "confidence", "box"} and len(d["box"]) == 4
+    found = np.mean([len(r["digits"]) for r in records])
+    assert found == pytest.approx(len(scene.boxes), abs=1)
+    cap = cv2.VideoCapture(str(out))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (640, 480)
+    assert f"{FRAMES} frame(s)" in proc.stderr and "end of input" in proc.stderr
+
+
+def test_stabilizer_removes_flicker_on_noisy_video(noisy_video):
+    path, _ = noisy_video
+    raw = [json.loads(x) for x in cli("detect", "--source", str(path), "--json", "--stabilize", "1").stdout.split("\n")
+           if x]
+    stable = [json.loads(x) for x in cli("detect", "--source", str(path), "--json").stdout.split("\n") if x]
+    assert len(raw) == len(stable) == FRAMES
+    assert flicker(raw) >= 3, "the video should make the raw labels flicker"
+    assert flicker(stable) <= flicker(raw) // 3
+
+
+def test_stabilizer_votes_over_the_window():
+    stab = LabelStabilizer(window=5)
+    seq = [7, 7, 1, 7, 1, 7, 7, 9, 7]
+    out = []
+    for k, label in enumerate(seq):
+        box = (100 + k % 2, 50, 30, 40)  # jitter of a pixel stays the same track
+        result = stab.update(Recognition([Detection(label, 0.8, box)], [], np.zeros((1, 28, 28), np.float32)))
+        out.append(result.digits[0].label)
+    assert out == [7] * len(seq)
+    # a digit that really changes wins once it holds the window's majority
+    for _ in range(3):
+        result = stab.update(Recognition([Detection(3, 0.9, (100, 50, 30, 40))], [], np.zeros((1, 28, 28))))
+    assert result.digits[0].label == 3 and result.lines[0].text == "3"
+
+
+def test_image_folder_and_outputs(noisy_video, tmp_path, data_dir):
+    _, scene = noisy_video
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), scene.image)
+    cv2.imwrite(str(folder / "b.jpg"), cv2.cvtColor(scene.image, cv2.COLOR_BGR2GRAY))
+    (folder / "notes.txt").write_text("not an image")
+    proc = cli("detect", "--source", str(folder), "--json", "--output", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["source"] for r in records] == ["a.png", "b.jpg"]
+    assert records[0]["digits"] == records[1]["digits"] or len(records[1]["digits"]) == len(scene.boxes)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.jpg"]
+    proc = cli("detect", "--source", str(folder / "a.png"), "--output", str(tmp_path / "one.png"))
+    assert proc.returncode == 0 and cv2.imread(str(tmp_path / "one.png")).shape == scene.image.shape
+    assert proc.stdout.startswith("a.png: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--source", "missing.png"], 1, "is not a camera index, device, stream URL, file or folder"),
+        (["--source", "7"], 1, "cannot open camera 7"),
+        (["--source", "/dev/video9"], 1, "camera device /dev/video9 does not exist"),
+        (["--source", "{corrupt}"], 1, "cannot read image"),
+        (["--source", "{junkvideo}"], 1, "cannot open video file"),
+        (["--source", "{image}", "--model", "{junkmodel}"], 1, "is not a loadable ONNX model"),
+        (["--source", "{image}", "--output", "out.xyz"], 2, "--output out.xyz: use an image"),
+        (["--source", "{image}", "--stabilize", "0"], 2, "--stabilize must be >= 1"),
+    ],
+)
+def test_errors_are_one_line(tmp_path, noisy_video, args, code, message):
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    (tmp_path / "junk.avi").write_bytes(os.urandom(4096))
+    (tmp_path / "junk.onnx").write_bytes(b"nope")
+    cv2.imwrite(str(tmp_path / "ok.png"), noisy_video[1].image)
+    paths = {"corrupt": tmp_path / "corrupt.png", "junkvideo": tmp_path / "junk.avi",
+             "junkmodel": tmp_path / "junk.onnx", "image": tmp_path / "ok.png"}
+    proc = cli("detect", *[a.format(**paths) for a in args])
+    assert proc.returncode == code
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_webcam_runs_headless_without_a_display(noisy_video, tmp_path):
+    path, _ = noisy_video
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = cli("webcam", "--camera", str(path), "--max-frames", "5", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "no display found: running headless" in proc.stderr
+    assert "5 frame(s)" in proc.stderr and "stopped after 5 frames" in proc.stderr
