@@ -18,8 +18,9 @@ FRAMES = 24
 
 
 def cli(*args, env=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,12 @@ def noisy_video(tmp_path_factory, data_dir):
     """A steady sheet of small digits filmed with heavy sensor noise and a little hand shake."""
     split = data.load_split("test", data_dir)
     rng = np.random.default_rng(11)
-    scene = make_scene(split.images, split.labels, rng,
-                       replace(SceneParams(), digits=(6, 6), digit_px=(28, 40), noise_sigma=(1, 2)))
+    scene = make_scene(
+        split.images,
+        split.labels,
+        rng,
+        replace(SceneParams(), digits=(6, 6), digit_px=(28, 40), noise_sigma=(1, 2)),
+    )
     path = tmp_path_factory.mktemp("video") / "noisy.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
     assert writer.isOpened()
@@ -73,8 +78,11 @@ def test_video_json_lines_and_annotated_output(noisy_video, tmp_path):
 
 def test_stabilizer_removes_flicker_on_noisy_video(noisy_video):
     path, _ = noisy_video
-    raw = [json.loads(x) for x in cli("detect", "--source", str(path), "--json", "--stabilize", "1").stdout.split("\n")
-           if x]
+    raw = [
+        json.loads(x)
+        for x in cli("detect", "--source", str(path), "--json", "--stabilize", "1").stdout.split("\n")
+        if x
+    ]
     stable = [json.loads(x) for x in cli("detect", "--source", str(path), "--json").stdout.split("\n") if x]
     assert len(raw) == len(stable) == FRAMES
     assert flicker(raw) >= 3, "the video should make the raw labels flicker"
@@ -132,8 +140,12 @@ def test_errors_are_one_line(tmp_path, noisy_video, args, code, message):
     (tmp_path / "junk.avi").write_bytes(os.urandom(4096))
     (tmp_path / "junk.onnx").write_bytes(b"nope")
     cv2.imwrite(str(tmp_path / "ok.png"), noisy_video[1].image)
-    paths = {"corrupt": tmp_path / "corrupt.png", "junkvideo": tmp_path / "junk.avi",
-             "junkmodel": tmp_path / "junk.onnx", "image": tmp_path / "ok.png"}
+    paths = {
+        "corrupt": tmp_path / "corrupt.png",
+        "junkvideo": tmp_path / "junk.avi",
+        "junkmodel": tmp_path / "junk.onnx",
+        "image": tmp_path / "ok.png",
+    }
     proc = cli("detect", *[a.format(**paths) for a in args])
     assert proc.returncode == code
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]

@@ -125,8 +125,15 @@ def test_reading_order_lines_and_numbers():
     def det(label, x, y, h=40):
         return Detection(label, 0.9, (x, y, 25, h))
 
-    digits = [det(4, 190, 12), det(2, 100, 10), det(0, 130, 8), det(2, 160, 11), det(1, 100, 120), det(7, 130, 122),
-              det(9, 400, 118)]
+    digits = [
+        det(4, 190, 12),
+        det(2, 100, 10),
+        det(0, 130, 8),
+        det(2, 160, 11),
+        det(1, 100, 120),
+        det(7, 130, 122),
+        det(9, 400, 118),
+    ]
     lines = group_lines(digits)
     assert [ln.text for ln in lines] == ["2024", "17", "9"]
     assert lines[0].box == (100, 8, 115, 44)
@@ -138,8 +145,9 @@ def test_real_digits_written_in_a_row_read_as_a_number(recognizer, test_split):
     for k, label in enumerate(wanted):
         idx = int(np.flatnonzero(test_split.labels == label)[3])
         digit = cv2.resize(255 - test_split.images[idx], (84, 84), interpolation=cv2.INTER_CUBIC)
-        canvas[50:134, 60 + 95 * k : 144 + 95 * k] = np.minimum(canvas[50:134, 60 + 95 * k : 144 + 95 * k],
-                                                                  digit[:, :, None])
+        canvas[50:134, 60 + 95 * k : 144 + 95 * k] = np.minimum(
+            canvas[50:134, 60 + 95 * k : 144 + 95 * k], digit[:, :, None]
+        )
     result = recognizer.recognize(canvas)
     assert [ln.text for ln in result.lines] == ["2024"]
     assert [d.label for d in result.digits] == wanted
@@ -153,8 +161,12 @@ def test_model_metadata_drives_the_labels(recognizer):
 
 def _onnx_with_input(path, shape):
     node = helper.make_node("Identity", ["image"], ["logits"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape)])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape)],
+    )
     onnx.save(helper.make_model(graph), path)
 
 

@@ -83,10 +83,11 @@ class DigitRecognizer:
             raise ValueError(f"frame must be uint8, got {gray.dtype}")
         if gray.size == 0:
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
-        blobs, label_img = find_blobs(ink_mask(gray, self.polarity, self.segment), self.segment)
-        if not blobs:
+        found = find_blobs(ink_mask(gray, self.polarity, self.segment), self.segment)
+        if not found:
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
-        crops = np.stack([to_mnist(_blob_mask(label_img, b), self.normalize) for b in blobs])
+        blobs = [blob for blob, _ in found]
+        crops = np.stack([to_mnist(own_ink, self.normalize) for _, own_ink in found])
         logits = self.model.predict(crops[:, None])
         probs = _softmax(logits)
         digits = [
@@ -96,13 +97,6 @@ class DigitRecognizer:
         ]
         lines = group_lines(digits, self.lines)
         return Recognition([d for ln in lines for d in ln.digits], lines, crops)
-
-
-def _blob_mask(label_img: np.ndarray, blob) -> np.ndarray:
-    """The blob's own ink inside its box; a neighbour's stroke reaching into the box is left out."""
-    x, y, w, h = blob.box
-    window = label_img[y : y + h, x : x + w]
-    return (np.isin(window, blob.labels) * 255).astype(np.uint8)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -100,8 +100,11 @@ class Blob:
 def find_blobs(mask: np.ndarray, params: SegmentParams) -> list[tuple[Blob, np.ndarray]]:
     """Digit candidates of an ink mask, each with its own ink (a uint8 crop of its box)."""
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pieces = [Blob(tuple(int(v) for v in cv2.boundingRect(c)), (c,)) for c in contours
-              if cv2.contourArea(c) >= params.speck_px]
+    pieces = [
+        Blob(tuple(int(v) for v in cv2.boundingRect(c)), (c,))
+        for c in contours
+        if cv2.contourArea(c) >= params.speck_px
+    ]
     kept = []
     for blob in _merge_pieces(pieces, params):
         if _shape_ok(blob.box, mask.shape[0], params):
