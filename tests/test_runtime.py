@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 
@@ -30,11 +29,11 @@ def test_split(data_dir):
     return data.load_split("test", data_dir)
 
 
-def score_scenes(recognizer, split, n, seed, params=SceneParams(), invert=False):
+def score_scenes(recognizer, split, n, seed, params=None, invert=False):
     rng = np.random.default_rng(seed)
     score = Score()
     for _ in range(n):
-        scene = make_scene(split.images, split.labels, rng, params)
+        scene = make_scene(split.images, split.labels, rng, params or SceneParams())
         image = 255 - scene.image if invert else scene.image
         result = recognizer.recognize(image)
         score.add(scene.boxes, scene.labels, [d.box for d in result.digits], [d.label for d in result.digits])
@@ -86,7 +85,7 @@ def test_any_frame_never_crashes(recognizer, frame):
     assert result.crops.shape == (len(result.digits), 28, 28)
     for d in result.digits:
         x, y, bw, bh = d.box
-        assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h
+        assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h
         assert 0.0 <= d.confidence <= 1.0 and 0 <= d.label <= 9
     assert sum(len(line.text) for line in result.lines) == len(result.digits)
 
