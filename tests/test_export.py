@@ -14,9 +14,10 @@ from hypothesis.extra.numpy import arrays
 from edgedigits import contract
 from edgedigits.checkpoint import load_model
 from edgedigits.errors import ArtifactError, UsageError
-from edgedigits.exporting import MANIFEST_NAME, ExportConfig, export
+from edgedigits.exporting import ExportConfig, export
 from edgedigits.files import sha256_file
 from edgedigits.formats import BY_NAME, FORMATS, onnx_fp32
+from edgedigits.manifest import MANIFEST_NAME
 from edgedigits.model import DeployedNN, Normalization
 from edgedigits.runtime import OnnxModel
 

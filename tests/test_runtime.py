@@ -41,8 +41,9 @@ def score_scenes(recognizer, split, n, seed, params=None, invert=False):
 
 
 def test_generated_scenes_meet_the_targets(recognizer, test_split):
-    score = score_scenes(recognizer, test_split, 150, seed=1234)
-    assert score.truths > 600
+    """The issue's targets on 500 scenes (seed fixed before it was first measured)."""
+    score = score_scenes(recognizer, test_split, 500, seed=0)
+    assert score.truths > 2500
     assert score.recall >= 0.99, score.to_json()
     assert score.precision >= 0.98, score.to_json()
     assert score.end_to_end >= 0.98, score.to_json()
@@ -111,8 +112,8 @@ def test_normalization_reproduces_mnist(test_split):
 
 def test_thin_strokes_are_thickened_to_mnist_width():
     thin = np.zeros((200, 120), np.uint8)
-    cv2.line(thin, (60, 10), (60, 190), 255, 3)
-    cv2.line(thin, (20, 10), (100, 10), 255, 3)
+    thin[10:190, 59:62] = 255  # a "7" drawn with a 3 px pen
+    thin[10:13, 20:100] = 255
     assert stroke_width(thin) == pytest.approx(3, abs=1)
     plain = to_mnist(thin, NormalizeParams(min_stroke_px=0))
     thick = to_mnist(thin)

@@ -10,9 +10,10 @@ import torch
 from onnx import numpy_helper
 
 from edgedigits.checkpoint import load_model
-from edgedigits.exporting import MANIFEST_NAME, ExportConfig, export
+from edgedigits.exporting import ExportConfig, export
 from edgedigits.files import sha256_file
 from edgedigits.formats import FORMATS
+from edgedigits.manifest import MANIFEST_NAME
 from edgedigits.model import Normalization
 from edgedigits.verify import format_table, verify
 

@@ -18,7 +18,8 @@ import torch
 
 from edgedigits.errors import UsageError
 from edgedigits.formats import BY_NAME
-from edgedigits.verify import make_inputs, read_manifest, reference_model
+from edgedigits.manifest import check_all, read_manifest
+from edgedigits.verify import make_inputs, reference_model
 
 NOT_TIMED = frozenset({"onnx.reference"})
 WARMUP = 50
@@ -72,6 +73,7 @@ def bench(models: Path, data_dir: Path | None = None, runs: int = 500) -> list[B
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     manifest = read_manifest(models)
+    check_all(models, manifest)
     reference = reference_model(models, manifest)
     inputs = make_inputs(data_dir)
     images, labels = inputs.test_images, inputs.test_labels

@@ -44,6 +44,10 @@ def friendly_errors(fn):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        except OSError as exc:  # a full disk, a folder that vanished: say which file, not a traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            typer.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -98,7 +102,15 @@ def train(
         out=out,
         resume=resume,
     )
-    result = run_training(config)
+    try:
+        result = run_training(config)
+    except KeyboardInterrupt:
+        ckpt = out / "mnist_mlp.pt"
+        hint = (
+            f"; the last finished epoch is in {ckpt}, continue with --resume {ckpt}" if ckpt.exists() else ""
+        )
+        typer.echo(f"interrupted{hint}", err=True)
+        raise typer.Exit(130) from None
     typer.echo(
         f"test accuracy {result.test_accuracy:.4f} in {result.train_seconds:.1f}s on {result.device}; "
         f"wrote {result.checkpoint}"
@@ -254,11 +266,46 @@ def webcam(
     )
 
 
+@app.command()
+@friendly_errors
+def report(
+    models: Annotated[
+        Path, typer.Option(help="Folder holding manifest.json, the artifacts and metrics.")
+    ] = Path("models"),
+    data_dir: DataDir = None,
+    out: Annotated[Path, typer.Option(help="Folder for index.html and its PNGs.")] = Path("reports"),
+    bench_runs: Annotated[
+        int, typer.Option(help="Timed batch-1 runs per backend for the speed table.")
+    ] = 200,
+) -> None:
+    """Write an HTML report: training curves, confusion, misclassified digits, parity, speed, scenes."""
+    from edgedigits.report import ReportConfig, build
+
+    target = build(
+        ReportConfig(models=models, data_dir=data_dir, out=out, bench_runs=bench_runs),
+        log=lambda s: typer.echo(s, err=True),
+    )
+    typer.echo(f"wrote {target}")
+
+
 def main() -> None:
     # torch's C++ side prints deprecation notices for quantized tensors straight to stderr (the Python
     # warnings filters cannot reach them); keep them out of the CLI unless the user asked for a level.
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
-    app(prog_name="edgedigits")
+    try:
+        code = app(prog_name="edgedigits", standalone_mode=False)
+    except typer.TyperException as exc:  # a wrong type, a missing option, an unknown command: one line
+        typer.echo(f"error: {exc.format_message()} (see: edgedigits {_command_of(exc)}--help)", err=True)
+        code = exc.exit_code
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command_of(exc: typer.TyperException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    return f"{ctx.info_name} " if ctx is not None and ctx.parent is not None else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

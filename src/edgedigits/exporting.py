@@ -19,11 +19,12 @@ from pathlib import Path
 from edgedigits import __version__, contract
 from edgedigits.checkpoint import load_model
 from edgedigits.errors import ArtifactError, EdgeDigitsError, UsageError
-from edgedigits.files import sha256_file, write_json_atomic
+from edgedigits.files import sha256_file, writable_dir_problem, write_json_atomic
 from edgedigits.formats import FORMATS, ExportContext, selected
+from edgedigits.manifest import MANIFEST_NAME
 from edgedigits.model import TUTORIAL_NORMALIZATION, DeployedNN, Normalization
 
-MANIFEST_NAME = "manifest.json"
+STAGING_PREFIX = ".export-"
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if not self.checkpoint.is_file():
             raise UsageError(f"--checkpoint {self.checkpoint}: no such file (train first, or pass the path)")
-        if self.out.exists() and not self.out.is_dir():
-            raise UsageError(f"--out {self.out} is a file; give a folder")
+        if problem := writable_dir_problem(self.out):
+            raise UsageError(f"--out {problem}")
         if not 17 <= self.opset <= 23:
             raise UsageError(f"--opset must be between 17 and 23, got {self.opset}")
 
@@ -76,7 +77,9 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
     )
 
     config.out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=config.out))
+    for stale in config.out.glob(f"{STAGING_PREFIX}*"):  # left by an export that was SIGKILLed
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=config.out))
     try:
         entries = []
         for fmt in selected(config.quantize):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from edgedigits.errors import UsageError
+from edgedigits.files import writable_dir_problem
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -97,14 +97,12 @@ class TrainConfig:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.seed < 0:
             raise UsageError(f"--seed must be >= 0, got {self.seed}")
-        if self.out.exists() and not self.out.is_dir():
-            raise UsageError(f"--out {self.out} is a file; give a folder")
         if self.resume is not None and not self.resume.is_file():
             raise UsageError(f"--resume {self.resume}: no such checkpoint file")
         if self.data_dir is not None and self.data_dir.exists() and not self.data_dir.is_dir():
             raise UsageError(f"--data-dir {self.data_dir} is a file; give the folder holding MNIST/raw/")
-        if not os.access(self.out if self.out.exists() else _existing_parent(self.out), os.W_OK):
-            raise UsageError(f"--out {self.out} is not writable")
+        if problem := writable_dir_problem(self.out):
+            raise UsageError(f"--out {problem}")
         overrides = {
             k: v
             for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size), ("lr", self.lr))
@@ -115,10 +113,3 @@ class TrainConfig:
     def describe(self) -> dict:
         """A JSON-friendly record of the effective settings (goes into checkpoint and metrics)."""
         return {"recipe": asdict(self.resolved), "seed": self.seed, "device": self.device}
-
-
-def _existing_parent(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists():
-        path = path.parent
-    return path

@@ -38,6 +38,7 @@ class Scene:
     image: np.ndarray  # uint8 BGR (or gray)
     boxes: list[Box]
     labels: list[int]
+    indices: list[int]  # which MNIST test image each digit is
 
 
 def _paper(rng: np.random.Generator, p: SceneParams) -> np.ndarray:
@@ -82,6 +83,7 @@ def make_scene(
     ink = np.zeros_like(paper)
     boxes: list[Box] = []
     out_labels: list[int] = []
+    indices: list[int] = []
     for _ in range(int(rng.integers(p.digits[0], p.digits[1] + 1))):
         for _attempt in range(30):
             idx = int(rng.integers(len(images)))
@@ -107,6 +109,7 @@ def make_scene(
             np.maximum(region, alpha * rng.uniform(*p.ink), out=region)
             boxes.append(box)
             out_labels.append(int(labels[idx]))
+            indices.append(idx)
             break
     gray = paper * (1 - ink)
     if p.color:
@@ -121,7 +124,7 @@ def make_scene(
     img = np.clip(img, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(*p.jpeg_quality))])
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    return Scene(img, boxes, out_labels)
+    return Scene(img, boxes, out_labels, indices)
 
 
 @dataclass

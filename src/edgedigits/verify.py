@@ -18,9 +18,9 @@ import torch
 from edgedigits import contract, data
 from edgedigits.checkpoint import load_model
 from edgedigits.errors import ArtifactError, EdgeDigitsError
-from edgedigits.exporting import MANIFEST_NAME
 from edgedigits.files import sha256_file
 from edgedigits.formats import BY_NAME
+from edgedigits.manifest import artifact_problem, read_manifest
 from edgedigits.model import DeployedNN, Normalization
 
 INT8_MIN_AGREEMENT = 0.995
@@ -49,24 +49,6 @@ class Inputs:
     test_images: np.ndarray  # float32 [N, 1, 28, 28] in [0, 1]
     test_labels: np.ndarray
     random_images: np.ndarray
-
-
-def read_manifest(models: Path) -> dict:
-    path = models / MANIFEST_NAME
-    if not path.is_file():
-        raise ArtifactError(f"{path} not found; run `edgedigits export --out {models}` first")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path} is not valid JSON ({exc})") from exc
-    if not (
-        isinstance(manifest, dict)
-        and isinstance(manifest.get("artifacts"), list)
-        and isinstance(manifest.get("checkpoint"), dict)
-        and isinstance(manifest.get("metadata"), dict)
-    ):
-        raise ArtifactError(f"{path} is not an edgedigits manifest (needs artifacts, checkpoint, metadata)")
-    return manifest
 
 
 def reference_model(models: Path, manifest: dict) -> DeployedNN:
@@ -125,7 +107,7 @@ def verify(models: Path, data_dir: Path | None = None) -> list[Check]:
                 )
             )
             continue
-        problem = _file_problem(path, entry)
+        problem = artifact_problem(path, entry)
         for backend, loader in fmt.loaders.items():
             check = Check(entry["file"], f"{fmt.name}/{backend}", entry["dtype"])
             checks.append(check)
@@ -142,14 +124,6 @@ def verify(models: Path, data_dir: Path | None = None) -> list[Check]:
                 continue
             _judge(check, fmt.tolerance, full, other, ref_full, ref_other, inputs.test_labels, ref_accuracy)
     return checks
-
-
-def _file_problem(path: Path, entry: dict) -> str | None:
-    if not path.is_file():
-        return f"{path} is missing"
-    if sha256_file(path) != entry["sha256"]:
-        return f"sha256 of {path.name} does not match the manifest (tampered or re-exported?)"
-    return None
 
 
 def _judge(check: Check, tolerance, full, other, ref_full, ref_other, labels, ref_accuracy) -> None:

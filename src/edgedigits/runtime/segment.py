@@ -27,11 +27,11 @@ class SegmentParams:
     threshold_offset: float = 18.0  # ink must be this many grey levels darker than its neighbourhood
     open_ksize: int = 2  # removes specks smaller than this before finding contours; 0 turns it off
     speck_px: int = 12  # pieces with a smaller contour area are noise, not digit pieces
-    merge_overlap: float = 0.5  # pieces overlapping horizontally by this fraction of the narrower ...
+    merge_overlap: float = 0.1  # pieces overlapping horizontally by this fraction of the narrower ...
     merge_gap_frac: float = 0.3  # ... and vertically closer than this fraction of the taller merge
     min_height_px: int = 14  # shorter blobs cannot be read at 28x28
     max_height_frac: float = 0.9  # taller than this fraction of the frame: a border or shadow, not a digit
-    max_aspect: float = 1.6  # width / height; digits are taller than wide, lines and smudges are not
+    max_aspect: float = 2.2  # width / height; a sloppy 2 or 5 can be twice as wide as tall, a ruled line more
     min_ink_ratio: float = 0.06  # ink pixels / box area: below this, a thin loop or frame edge
     max_ink_ratio: float = 0.85  # above this, a filled blob (a thumb, a shadow)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -21,6 +22,7 @@ from edgedigits.contract import (
     POLARITY,
 )
 from edgedigits.errors import ArtifactError
+from edgedigits.manifest import check_if_listed
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -54,6 +56,7 @@ class OnnxModel:
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise ArtifactError(f"model {path} does not exist")
+        check_if_listed(Path(path))
         try:
             self.session = ort.InferenceSession(
                 path, sess_options=session_options(threads), providers=["CPUExecutionProvider"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from edgedigits.runtime.boxes import iou
-from edgedigits.runtime.recognizer import Detection, LineParams, Recognition, group_lines
+from edgedigits.runtime.recognizer import Detection, LineParams, Recognition, arrange
 
 
 @dataclass
@@ -14,18 +14,26 @@ class _Track:
     box: tuple[int, int, int, int]
     votes: deque = field(default_factory=deque)  # (label, confidence) of the last frames
     missed: int = 0
+    label: int | None = None  # the label shown; changes only when another clearly out-votes it
 
 
 class LabelStabilizer:
     """Greedy IoU tracking; each track's label is the confidence-weighted vote of its last ``window``
-    frames, so a steady digit read as 7, 7, 1, 7 stays 7."""
+    frames, with hysteresis: a new label takes over only when its votes reach ``switch_ratio`` times the
+    shown label's. A steady digit read as 7, 7, 1, 7 stays 7; a 5 read as 8 two frames in five stays 5."""
 
     def __init__(
-        self, window: int = 7, min_iou: float = 0.3, max_missed: int = 5, lines: LineParams = LineParams()
+        self,
+        window: int = 7,
+        min_iou: float = 0.3,
+        max_missed: int = 5,
+        switch_ratio: float = 1.5,
+        lines: LineParams = LineParams(),
     ) -> None:
-        if window < 1 or max_missed < 0 or not 0 < min_iou <= 1:
-            raise ValueError("need window >= 1, max_missed >= 0 and 0 < min_iou <= 1")
+        if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1:
+            raise ValueError("need window >= 1, max_missed >= 0, 0 < min_iou <= 1 and switch_ratio >= 1")
         self.window, self.min_iou, self.max_missed, self.lines = window, min_iou, max_missed, lines
+        self.switch_ratio = switch_ratio
         self.tracks: list[_Track] = []
 
     def update(self, result: Recognition) -> Recognition:
@@ -58,14 +66,15 @@ class LabelStabilizer:
                 self.tracks.append(track)
             track.box, track.missed = d.box, 0
             track.votes.append((d.label, d.confidence))
-            stable.append(_vote(d, track.votes))
-        lines = group_lines(stable, self.lines)
-        return replace(result, digits=[d for ln in lines for d in ln.digits], lines=lines)
+            stable.append(self._vote(d, track))
+        return arrange(stable, result.crops, self.lines)
 
-
-def _vote(d: Detection, votes: deque) -> Detection:
-    totals: dict[int, float] = {}
-    for label, conf in votes:
-        totals[label] = totals.get(label, 0.0) + conf
-    label = max(totals, key=totals.__getitem__)
-    return Detection(label, totals[label] / len(votes), d.box)
+    def _vote(self, d: Detection, track: _Track) -> Detection:
+        totals: dict[int, float] = {}
+        for label, conf in track.votes:
+            totals[label] = totals.get(label, 0.0) + conf
+        best = max(totals, key=totals.__getitem__)
+        shown = totals.get(track.label, 0.0)
+        if track.label is None or totals[best] >= self.switch_ratio * shown:
+            track.label = best
+        return Detection(track.label, totals.get(track.label, 0.0) / len(track.votes), d.box)

@@ -1,0 +1,41 @@
+"""The release model committed in models/ is what the runtime ships and what the manifest says."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits import data
+from edgedigits.files import sha256_file
+from edgedigits.runtime import OnnxModel, default_model_path
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def test_manifest_hashes_match_the_shipped_files():
+    manifest = json.loads((MODELS / "manifest.json").read_text())
+    assert {a["format"] for a in manifest["artifacts"]} == {
+        "onnx",
+        "torchscript",
+        "torch_export",
+        "onnx_int8",
+        "torchscript_int8",
+    }
+    for entry in manifest["artifacts"]:
+        path = MODELS / entry["file"]
+        assert sha256_file(path) == entry["sha256"], entry["file"]
+        assert path.stat().st_size == entry["bytes"]
+    assert sha256_file(MODELS / manifest["checkpoint"]["file"]) == manifest["checkpoint"]["sha256"]
+
+
+def test_runtime_default_model_is_the_release_onnx():
+    assert sha256_file(default_model_path()) == sha256_file(MODELS / "mnist_mlp.onnx")
+
+
+def test_shipped_onnx_accuracy(data_dir):
+    test = data.load_split("test", data_dir)
+    logits = OnnxModel(MODELS / "mnist_mlp.onnx").predict((test.images.astype(np.float32) / 255)[:, None])
+    accuracy = float((logits.argmax(1) == test.labels).mean())
+    assert accuracy >= 0.985
+    metrics = json.loads((MODELS / "train_metrics.json").read_text())
+    assert metrics["recipe"] == "default" and abs(metrics["test_accuracy"] - accuracy) < 1e-3
