@@ -64,10 +64,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), "unsupported content")
-        raise CheckpointError(
-            f"{path} is not a safe checkpoint; weights_only load refused it ({why})"
-        ) from exc
+        why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), None)
+        if why is None:  # not a pickle stream at all (a JSON or text file, say)
+            raise CheckpointError(f"{path} is not a readable torch checkpoint (wrong kind of file)") from exc
+        raise CheckpointError(f"{path} is not a safe checkpoint; weights_only refused it ({why})") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(

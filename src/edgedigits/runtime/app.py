@@ -20,6 +20,7 @@ import numpy as np
 from edgedigits.errors import SourceError, UsageError
 from edgedigits.runtime.draw import annotate, crops_mosaic
 from edgedigits.runtime.recognizer import DigitRecognizer, Recognition
+from edgedigits.runtime.segment import POLARITIES
 from edgedigits.runtime.sources import IMAGE_SUFFIXES, SourceSpec, open_capture, parse_source, still_frames
 from edgedigits.runtime.tracker import LabelStabilizer
 
@@ -53,6 +54,8 @@ class DetectOptions:
                 f"--output {self.output}: use an image ({', '.join(sorted(IMAGE_SUFFIXES))}), "
                 f"a video ({', '.join(VIDEO_CODECS)}) or a folder"
             )
+        if self.polarity not in POLARITIES:
+            raise UsageError(f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}")
         if self.stabilize_window < 1:
             raise UsageError(f"--stabilize must be >= 1, got {self.stabilize_window}")
         if self.max_frames is not None and self.max_frames < 1:

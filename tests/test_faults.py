@@ -1,0 +1,227 @@
+"""Faults and bad input: killed processes, corrupt files, wrong options. Every refusal is one line."""
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from edgedigits.files import sha256_file
+from edgedigits.manifest import MANIFEST_NAME
+from edgedigits.verify import verify
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def cli(*args, timeout=240):
+    return subprocess.run(
+        [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgedigits", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_epoch(out: Path, epoch: int, proc, timeout=120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metrics = out / "train_metrics.json"
+        if metrics.exists() and json.loads(metrics.read_text())["epochs"] >= epoch:
+            return
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    raise AssertionError(f"epoch {epoch} never finished")
+
+
+def error_lines(proc) -> list[str]:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+
+
+def no_partial_files(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".export-")]
+
+
+TRAIN = ["--recipe", "default", "--epochs", "3", "--batch-size", "512", "--device", "cpu", "--seed", "5"]
+
+
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
+    cut, whole = tmp_path / "cut", tmp_path / "whole"
+    proc = start("train", *TRAIN, "--data-dir", str(data_dir), "--out", str(cut))
+    wait_for_epoch(cut, 1, proc)
+    time.sleep(0.4)  # into epoch 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    saved = torch.load(cut / "mnist_mlp.pt", weights_only=True)
+    assert saved["train_state"]["epoch"] in (1, 2)
+    resumed = cli(
+        "train", *TRAIN, "--data-dir", str(data_dir), "--out", str(cut), "--resume", str(cut / "mnist_mlp.pt")
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("train", *TRAIN, "--data-dir", str(data_dir), "--out", str(whole)).returncode == 0
+    a = json.loads((cut / "train_metrics.json").read_text())
+    b = json.loads((whole / "train_metrics.json").read_text())
+    assert [h["epoch"] for h in a["history"]] == [1, 2, 3]
+    assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=0.002)
+    assert no_partial_files(cut)
+
+
+def test_sigint_stops_cleanly_with_a_resume_hint(data_dir, tmp_path):
+    proc = start("train", *TRAIN, "--data-dir", str(data_dir), "--out", str(tmp_path))
+    wait_for_epoch(tmp_path, 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        f"interrupted; the last finished epoch is in {tmp_path / 'mnist_mlp.pt'}, "
+        f"continue with --resume {tmp_path / 'mnist_mlp.pt'}"
+    )
+    assert torch.load(tmp_path / "mnist_mlp.pt", weights_only=True)["train_state"]["epoch"] >= 1
+    assert no_partial_files(tmp_path)
+
+
+def test_killed_export_leaves_the_previous_export_intact(trained, data_dir, tmp_path):
+    out, _ = trained
+    models = tmp_path / "models"
+    assert cli("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models)).returncode == 0
+    before = {p.name: sha256_file(p) for p in models.iterdir()}
+    proc = start("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models), "--quantize")
+    deadline = time.monotonic() + 60
+    while not list(models.glob(".export-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    after = {p.name: sha256_file(p) for p in models.iterdir() if not p.name.startswith(".export-")}
+    assert after == before
+    assert all(c.passed for c in verify(models, data_dir))
+    assert cli("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models)).returncode == 0
+    assert no_partial_files(models)
+
+
+@pytest.fixture
+def models_copy(exported, tmp_path):
+    models, manifest = exported
+    dst = tmp_path / "models"
+    shutil.copytree(models, dst)
+    shutil.copy(models / manifest["checkpoint"]["file"], dst / "mnist_mlp.pt")
+    manifest = dict(manifest, checkpoint=dict(manifest["checkpoint"], file="mnist_mlp.pt"))
+    (dst / MANIFEST_NAME).write_text(json.dumps(manifest))
+    return dst
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+
+
+@pytest.mark.parametrize(
+    ("damage", "command", "message"),
+    [
+        (
+            "truncate-ckpt",
+            ["export", "--checkpoint", "{m}/mnist_mlp.pt", "--out", "{t}/o"],
+            "truncated or corrupt",
+        ),
+        (
+            "json-ckpt",
+            ["export", "--checkpoint", "{m}/manifest.json", "--out", "{t}/o"],
+            "not a readable torch",
+        ),
+        ("truncate-onnx", ["bench", "--models", "{m}", "--runs", "10"], "does not match the manifest"),
+        ("truncate-onnx", ["report", "--models", "{m}", "--out", "{t}/r"], "does not match the manifest"),
+        (
+            "truncate-onnx",
+            ["detect", "--source", "{img}", "--model", "{m}/mnist_mlp.onnx"],
+            "differs from its manifest",
+        ),
+        (
+            "truncate-onnx",
+            ["webcam", "--camera", "{img}", "--model", "{m}/mnist_mlp.onnx", "--no-display"],
+            "differs from its manifest",
+        ),
+        (
+            "junk-onnx",
+            ["detect", "--source", "{img}", "--model", "{t}/junk.onnx"],
+            "not a loadable ONNX model",
+        ),
+        ("truncate-ckpt", ["verify", "--models", "{m}"], "does not match the manifest's sha256"),
+        ("truncate-onnx", ["verify", "--models", "{m}"], "parity checks failed"),
+    ],
+)
+def test_damaged_files_are_refused_by_every_command(
+    models_copy, tmp_path, data_dir, damage, command, message
+):
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "frame.png"), np.full((60, 80, 3), 220, np.uint8))
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07garbage")
+    if damage == "truncate-ckpt":
+        _truncate(models_copy / "mnist_mlp.pt")
+    elif damage == "truncate-onnx":
+        _truncate(models_copy / "mnist_mlp.onnx")
+    args = [a.format(m=models_copy, t=tmp_path, img=tmp_path / "frame.png") for a in command]
+    if args[0] in ("verify", "bench", "report"):
+        args += ["--data-dir", str(data_dir)]
+    proc = cli(*args)
+    assert proc.returncode == 1
+    lines = error_lines(proc)
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_checkpoints_are_only_loaded_with_weights_only():
+    calls = [(p, m) for p in SRC.rglob("*.py") for m in re.finditer(r"torch\.load\(([^)]*)\)", p.read_text())]
+    assert calls, "expected torch.load somewhere"
+    for path, match in calls:
+        assert "weights_only=True" in match.group(1), f"{path}: {match.group(0)}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--epochs", "-1"], "--epochs must be >= 1, got -1"),
+        (["train", "--epochs", "many"], "Invalid value for '--epochs'"),
+        (["train", "--device", "tpu"], "--device must be one of auto, cpu, cuda, got 'tpu'"),
+        (["train", "--out", "{file}"], "is a file; give a folder"),
+        (["train", "--data-dir", "{file}"], "--data-dir {file} is a file"),
+        (["train", "--out", "/proc/edgedigits/out"], "is not writable"),
+        (["export", "--out", "/proc/edgedigits/out", "--checkpoint", "{file}"], "is not writable"),
+        (["export", "--opset", "5", "--checkpoint", "{file}"], "--opset must be between 17 and 23"),
+        (["verify", "--models", "{file}"], "is a file; give the folder"),
+        (["bench", "--models", "{file}"], "is a file; give the folder"),
+        (["report", "--out", "{file}"], "is a file; give a folder"),
+        (["detect", "--source", "x.png", "--max-frames", "0"], "--max-frames must be >= 1"),
+        (
+            ["webcam", "--polarity", "sideways"],
+            "--polarity must be one of dark-on-light, light-on-dark, auto",
+        ),
+        (["trian"], "No such command 'trian'"),
+    ],
+)
+def test_bad_cli_input_is_one_line_and_exit_2(tmp_path, args, message):
+    file = tmp_path / "a_file.txt"
+    file.write_text("x")
+    proc = cli(*[a.format(file=file) for a in args])
+    assert proc.returncode == 2, proc.stderr
+    lines = error_lines(proc)
+    assert len(lines) == 1 and message.format(file=file) in lines[0], proc.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_request_without_cuda_is_exit_2(tmp_path):
+    proc = cli("train", "--device", "cuda", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert error_lines(proc) == [
+        "error: --device cuda was asked for but CUDA is not available here; use --device cpu or auto"
+    ]
