@@ -131,7 +131,10 @@ def gallery_png(
     return _png(fig)
 
 
-def scenes_png(data_dir: Path | None, model: Path, seed: int = 0) -> bytes:
+def scenes_png(
+    data_dir: Path | None, model: Path, seed: int = 0, count: int = SCENES, scale: float = 0.6
+) -> bytes:
+    """``count`` (1, 2 or 4) annotated synthetic scenes in a grid, shrunk by ``scale``."""
     import cv2
 
     from edgedigits.runtime import DigitRecognizer
@@ -143,10 +146,10 @@ def scenes_png(data_dir: Path | None, model: Path, seed: int = 0) -> bytes:
     recognizer = DigitRecognizer(model)
     views = [
         annotate(s.image, recognizer.recognize(s.image))
-        for s in (make_scene(test.images, test.labels, rng) for _ in range(SCENES))
+        for s in (make_scene(test.images, test.labels, rng) for _ in range(count))
     ]
-    top, bottom = np.hstack(views[:2]), np.hstack(views[2:])
-    grid = cv2.resize(np.vstack([top, bottom]), None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    rows = [np.hstack(views[i : i + 2]) if i + 1 < count else views[i] for i in range(0, count, 2)]
+    grid = cv2.resize(np.vstack(rows), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".png", grid)
     if not ok:
         raise ArtifactError("could not encode the scenes picture")

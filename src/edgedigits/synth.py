@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edgedigits.data import Split
 from edgedigits.runtime.boxes import Box, iou
 
 
@@ -185,3 +186,30 @@ class Score:
             "label_accuracy": self.label_accuracy,
             "end_to_end": self.end_to_end,
         }
+
+
+def render_lines(
+    split: Split, lines: Sequence[str], digit_px: int = 90, seed: int = 0, noise: float = 3.0
+) -> np.ndarray:
+    """Dark MNIST test digits on a lit sheet of paper, one handwritten text line per entry of ``lines``
+    (a known answer for reading-order tests and demos)."""
+    rng = np.random.default_rng(seed)
+    pitch = int(digit_px * 0.8)  # MNIST ink fills ~70% of its box: this spaces digits like handwriting
+    width = 60 + max(len(t) for t in lines) * pitch + digit_px
+    height = 40 + len(lines) * int(digit_px * 1.5)
+    xx = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    yy = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    paper = 215 + 35 * xx - 25 * yy
+    ink = np.zeros((height, width), np.float32)
+    for row, text in enumerate(lines):
+        for col, char in enumerate(text):
+            candidates = np.flatnonzero(split.labels == int(char))
+            digit = split.images[candidates[int(rng.integers(len(candidates)))]]
+            big = (
+                cv2.resize(digit, (digit_px, digit_px), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+                / 255
+            )
+            y, x = 20 + row * int(digit_px * 1.5), 30 + col * pitch
+            ink[y : y + digit_px, x : x + digit_px] = np.maximum(ink[y : y + digit_px, x : x + digit_px], big)
+    image = paper * (1 - 0.8 * np.clip(ink, 0, 1)) + rng.normal(0, noise, paper.shape)
+    return cv2.cvtColor(np.clip(image, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
