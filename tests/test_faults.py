@@ -84,7 +84,7 @@ def test_sigint_stops_cleanly_with_a_resume_hint(data_dir, tmp_path):
     assert proc.returncode == 130
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
-        f"interrupted; the last finished epoch is in {tmp_path / 'mnist_mlp.pt'}, "
+        f"error: interrupted; the last finished epoch is in {tmp_path / 'mnist_mlp.pt'}, "
         f"continue with --resume {tmp_path / 'mnist_mlp.pt'}"
     )
     assert torch.load(tmp_path / "mnist_mlp.pt", weights_only=True)["train_state"]["epoch"] >= 1

@@ -3,8 +3,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
-
 from edgedigits import data
 from edgedigits.files import sha256_file
 from edgedigits.runtime import OnnxModel, default_model_path
@@ -34,7 +32,7 @@ def test_runtime_default_model_is_the_release_onnx():
 
 def test_shipped_onnx_accuracy(data_dir):
     test = data.load_split("test", data_dir)
-    logits = OnnxModel(MODELS / "mnist_mlp.onnx").predict((test.images.astype(np.float32) / 255)[:, None])
+    logits = OnnxModel(MODELS / "mnist_mlp.onnx").predict(data.as_model_input(test.images))
     accuracy = float((logits.argmax(1) == test.labels).mean())
     assert accuracy >= 0.985
     metrics = json.loads((MODELS / "train_metrics.json").read_text())

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from onnx import TensorProto, helper
 
 from edgedigits import data
-from edgedigits.errors import ArtifactError
+from edgedigits.errors import ArtifactError, UsageError
 from edgedigits.runtime import Detection, DigitRecognizer, OnnxModel
 from edgedigits.runtime.normalize import NormalizeParams, stroke_width, to_mnist
 from edgedigits.runtime.recognizer import group_lines
@@ -60,7 +60,7 @@ def test_gray_frames_and_light_on_dark(test_split):
 def test_auto_polarity_reads_the_paper():
     assert resolve_polarity(np.full((50, 50), 200, np.uint8), "auto") == "dark-on-light"
     assert resolve_polarity(np.full((50, 50), 30, np.uint8), "auto") == "light-on-dark"
-    with pytest.raises(ValueError, match="polarity"):
+    with pytest.raises(UsageError, match="polarity"):
         resolve_polarity(np.zeros((5, 5), np.uint8), "sideways")
 
 

@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from edgedigits.checkpoint import load_model, save_checkpoint
-from edgedigits.errors import CheckpointError, UsageError
+from edgedigits.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.model import TUTORIAL_NORMALIZATION, SimpleNN
 from edgedigits.recipes import RECIPES, TrainConfig
 from edgedigits.training import CHECKPOINT_NAME, METRICS_NAME, train
 
 
 def _quick(data_dir, out, **kw):
+    """A fast real run: 1 epoch at batch 2048 unless told otherwise."""
     return TrainConfig(
         recipe="default",
         epochs=kw.pop("epochs", 1),
@@ -77,13 +78,27 @@ def test_resume_continues_to_the_same_weights(data_dir, tmp_path):
         if record["epoch"] == 1:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="the last finished epoch is in"):
         train(_quick(data_dir, tmp_path / "cut", epochs=2), on_epoch=stop_after_first)
-    resumed = train(_quick(data_dir, tmp_path / "cut", epochs=2, resume=tmp_path / "cut" / CHECKPOINT_NAME))
+    resumed = train(
+        _quick(data_dir, tmp_path / "cut", epochs=None, resume=tmp_path / "cut" / CHECKPOINT_NAME)
+    )
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     a = load_model(full.checkpoint).net.state_dict()
     b = load_model(resumed.checkpoint).net.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_keeps_the_saved_run_and_refuses_to_change_it(data_dir, tmp_path):
+    done = train(_quick(data_dir, tmp_path, epochs=1))
+    ckpt = tmp_path / CHECKPOINT_NAME
+    with pytest.raises(UsageError, match="already finished all 1 epochs"):
+        train(_quick(data_dir, tmp_path, epochs=None, resume=ckpt))
+    with pytest.raises(UsageError, match="--epochs 3 differs from the resumed run's 1"):
+        train(_quick(data_dir, tmp_path, epochs=3, resume=ckpt))
+    with pytest.raises(UsageError, match="--batch-size 64 differs"):
+        train(_quick(data_dir, tmp_path, epochs=None, batch_size=64, resume=ckpt))
+    assert done.history[-1]["epoch"] == 1
 
 
 def test_tutorial_state_dict_loads(tmp_path):
@@ -124,6 +139,22 @@ def test_pickled_code_is_never_loaded(tmp_path):
     torch.save({"when": datetime.date(2020, 1, 1)}, tmp_path / "evil.pt")  # needs a non-tensor global
     with pytest.raises(CheckpointError, match="not a safe checkpoint"):
         load_model(tmp_path / "evil.pt")
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c.pop("normalization"),
+        lambda c: c.update(state_dict=[1, 2]),
+        lambda c: c.update(normalization={"mean": 0.1, "std": 0.0}),
+    ],
+)
+def test_damaged_checkpoint_structure_is_refused(trained, tmp_path, mutate):
+    obj = torch.load(trained[0] / CHECKPOINT_NAME, weights_only=True)
+    mutate(obj)
+    torch.save(obj, tmp_path / "damaged.pt")
+    with pytest.raises(CheckpointError, match="damaged checkpoint|do not fit"):
+        load_model(tmp_path / "damaged.pt")
 
 
 def test_wrong_shapes_are_refused(tmp_path):

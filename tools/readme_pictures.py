@@ -31,7 +31,7 @@ def main() -> None:
     metrics = json.loads((MODELS / "train_metrics.json").read_text())
     (DOCS / "curves.png").write_bytes(curves_png(metrics))
     test = data.load_split("test", args.data_dir)
-    logits = OnnxModel(MODELS / "mnist_mlp.onnx").predict((test.images.astype(np.float32) / 255)[:, None])
+    logits = OnnxModel(MODELS / "mnist_mlp.onnx").predict(data.as_model_input(test.images))
     (DOCS / "confusion.png").write_bytes(
         confusion_png(confusion(test.labels.astype(np.int64), logits.argmax(1)))
     )

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import torch
 
-from edgedigits.errors import UsageError
+from edgedigits.errors import ArtifactError, UsageError
 from edgedigits.formats import BY_NAME
 from edgedigits.manifest import check_all, read_manifest
-from edgedigits.verify import make_inputs, reference_model
+from edgedigits.verify import eager_predict, make_inputs, reference_model
 
 NOT_TIMED = frozenset({"onnx.reference"})
 WARMUP = 50
@@ -78,13 +78,11 @@ def bench(models: Path, data_dir: Path | None = None, runs: int = 500) -> list[B
     inputs = make_inputs(data_dir)
     images, labels = inputs.test_images, inputs.test_labels
 
-    def eager(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return reference(torch.from_numpy(x)).numpy()
-
-    rows = [_row("torch eager", "checkpoint", None, eager, images, labels, runs)]
+    rows = [_row("torch eager", "checkpoint", None, eager_predict(reference), images, labels, runs)]
     for entry in manifest["artifacts"]:
-        fmt, path = BY_NAME[entry["format"]], models / entry["file"]
+        fmt, path = BY_NAME.get(entry["format"]), models / entry["file"]
+        if fmt is None:
+            raise ArtifactError(f"{models / 'manifest.json'} lists an unknown format {entry['format']!r}")
         for backend, loader in fmt.loaders.items():
             if backend not in NOT_TIMED:
                 rows.append(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from edgedigits.errors import CheckpointError
+from edgedigits.errors import CheckpointError, UsageError, first_line
 from edgedigits.files import write_with_atomic
 from edgedigits.model import Normalization, SimpleNN
 
@@ -69,9 +69,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict:
             raise CheckpointError(f"{path} is not a readable torch checkpoint (wrong kind of file)") from exc
         raise CheckpointError(f"{path} is not a safe checkpoint; weights_only refused it ({why})") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{path} is not a readable torch checkpoint (truncated or corrupt?): {first}"
+            f"{path} is not a readable torch checkpoint (truncated or corrupt?): {first_line(exc)}"
         ) from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint or state_dict")
@@ -86,9 +85,12 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             raise CheckpointError(
                 f"{path}: checkpoint format_version {obj.get('format_version')} unsupported"
             )
-        state_dict, norm = obj["state_dict"], obj["normalization"]
-        normalization = Normalization(float(norm["mean"]), float(norm["std"]))
-        metrics, recipe = dict(obj.get("metrics", {})), str(obj.get("recipe", "unknown"))
+        try:
+            state_dict, norm = dict(obj["state_dict"]), obj["normalization"]
+            normalization = Normalization(float(norm["mean"]), float(norm["std"]))
+            metrics, recipe = dict(obj.get("metrics", {})), str(obj.get("recipe", "unknown"))
+        except (KeyError, TypeError, ValueError, UsageError) as exc:
+            raise CheckpointError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from exc
     elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         state_dict, normalization, metrics, recipe = obj, None, {}, "external"
     else:
@@ -96,9 +98,9 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     net = SimpleNN()
     try:
         net.load_state_dict(state_dict)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(
-            f"{path}: weights do not fit SimpleNN (784-128-64-10): {str(exc).splitlines()[0]}"
+            f"{path}: weights do not fit SimpleNN (784-128-64-10): {first_line(exc)}"
         ) from exc
     net.eval()
     return LoadedModel(net=net, normalization=normalization, metrics=metrics, recipe=recipe, raw=obj)

@@ -14,6 +14,7 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 LABELS = tuple(str(d) for d in range(NUM_CLASSES))
 POLARITY = "light-on-dark"
+INPUT_RANGE = "[0, 1]"
 DEFAULT_OPSET = 18
 
 # metadata keys (ONNX metadata_props, TorchScript extra files, manifest entries)

@@ -2,7 +2,7 @@
 
 The files live in the torchvision layout ``<root>/MNIST/raw/`` either raw or gzipped. The root comes
 from ``--data-dir``, else ``$EDGEDIGITS_DATA``, else a per-user cache folder. Only when files are
-missing do we try torchvision's real download; an existing folder is never written to.
+missing do we try torchvision's real download; a folder that holds the files is never written to.
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ class Split:
     def __post_init__(self) -> None:
         if len(self.images) != len(self.labels):
             raise DataError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+
+def as_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, 28, 28]`` -> float32 ``[N, 1, 28, 28]`` in [0, 1]: the exported models' input."""
+    return (images.astype(np.float32) / 255)[:, None]
 
 
 def default_root() -> Path:

@@ -1,6 +1,12 @@
 """One error family: the CLI turns any of these into a single actionable line and a non-zero exit."""
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (library errors can be pages long), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 class EdgeDigitsError(Exception):
     """Base of every error a user can act on. ``exit_code`` is what the CLI exits with."""
 
@@ -11,6 +17,12 @@ class UsageError(EdgeDigitsError):
     """A bad option or argument value (exit code 2, like a parse error)."""
 
     exit_code = 2
+
+
+class Interrupted(EdgeDigitsError):
+    """The user pressed Ctrl-C; the message says what was kept (exit code 130, like a shell)."""
+
+    exit_code = 130
 
 
 class DataError(EdgeDigitsError):
@@ -27,6 +39,10 @@ class ArtifactError(EdgeDigitsError):
 
 class ParityError(EdgeDigitsError):
     """A backend's outputs disagree with the reference beyond its tolerance."""
+
+
+class FrameError(EdgeDigitsError, ValueError):
+    """A frame handed to the runtime is not an image it can read (wrong dtype or shape)."""
 
 
 class SourceError(EdgeDigitsError):

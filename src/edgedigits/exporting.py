@@ -1,8 +1,10 @@
-"""``edgedigits export``: checkpoint -> every registered artifact + manifest.json, all or nothing.
+"""``edgedigits export``: checkpoint -> every registered artifact + manifest.json.
 
 Artifacts are staged in a hidden folder inside ``out`` and moved into place only after every format
-succeeded; the manifest is written last, atomically. A failed or interrupted export leaves the previous
-artifacts and manifest as they were.
+succeeded; the manifest is written last, atomically. A failure or a kill while exporting (nearly all of
+the time) leaves the previous artifacts and manifest as they were; only a kill inside the final burst of
+renames can mix old and new files, and ``verify`` then names the mismatch. One export per folder at a
+time: a new export removes the staging folder a killed one left behind.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from edgedigits import __version__, contract
 from edgedigits.checkpoint import load_model
-from edgedigits.errors import ArtifactError, EdgeDigitsError, UsageError
+from edgedigits.errors import ArtifactError, EdgeDigitsError, UsageError, first_line
 from edgedigits.files import sha256_file, writable_dir_problem, write_json_atomic
 from edgedigits.formats import FORMATS, ExportContext, selected
 from edgedigits.manifest import MANIFEST_NAME
@@ -50,7 +52,7 @@ def build_metadata(
     return {
         contract.META_LABELS: json.dumps(list(contract.LABELS)),
         contract.META_POLARITY: contract.POLARITY,
-        contract.META_INPUT_RANGE: "[0, 1]",
+        contract.META_INPUT_RANGE: contract.INPUT_RANGE,
         contract.META_NORMALIZATION: json.dumps({"mean": normalization.mean, "std": normalization.std}),
         contract.META_RECIPE: recipe,
         contract.META_ACCURACY: "" if accuracy is None else f"{accuracy:.6f}",
@@ -91,8 +93,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
                 raise
             except Exception as exc:  # exporters raise many unrelated types; name the format that failed
                 raise ArtifactError(
-                    f"export to {fmt.name} failed: {type(exc).__name__}: "
-                    f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+                    f"export to {fmt.name} failed: {type(exc).__name__}: {first_line(exc)}"
                 ) from exc
             ctx.written[fmt.name] = staged
             size = staged.stat().st_size
@@ -111,11 +112,6 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
             )
         for entry in entries:
             os.replace(staging / entry["file"], config.out / entry["file"])
-        for fmt in FORMATS:  # an artifact this export did not produce would no longer match the checkpoint
-            stale = config.out / fmt.filename
-            if fmt.name not in ctx.written and stale.exists():
-                stale.unlink()
-                log(f"removed stale {stale}")
         manifest = {
             "edgedigits_version": __version__,
             "checkpoint": {"file": _relative(config.checkpoint, config.out), "sha256": checkpoint_sha},
@@ -124,6 +120,11 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
         }
         write_json_atomic(config.out / MANIFEST_NAME, manifest)
         log(f"wrote {config.out / MANIFEST_NAME}")
+        for fmt in FORMATS:  # an artifact this export did not produce would no longer match the checkpoint
+            stale = config.out / fmt.filename
+            if fmt.name not in ctx.written and stale.exists():
+                stale.unlink()
+                log(f"removed stale {stale}")
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import glob
 import hashlib
 import json
 import os
@@ -16,7 +18,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a writer that was SIGKILLed
+    # one writer per target: a temporary file of this target is a leftover of a SIGKILLed write
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -31,8 +34,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+@functools.cache
 def _umask() -> int:
-    mask = os.umask(0)
+    mask = os.umask(0)  # the only way to read it; done once, at the first write
     os.umask(mask)
     return mask
 
@@ -61,14 +65,19 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def writable_dir_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be used as an output folder (created if missing), or None when it can.
+    """Why ``path`` cannot be used (or made) as an output folder, or None when it can.
 
-    Tries for real: permission bits say nothing for root, and /proc-like folders refuse anyway."""
+    Creates nothing: it tries a temporary file in ``path`` or, if missing, in its nearest existing
+    ancestor, since permission bits say nothing for root and /proc-like folders refuse anyway."""
     if path.exists() and not path.is_dir():
         return f"{path} is a file; give a folder"
+    probe = path.absolute()
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{path} cannot be created: {probe} is a file"
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
         return f"{path} is not writable ({exc.strerror or exc})"

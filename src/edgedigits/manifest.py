@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgedigits.contract import META_NORMALIZATION
 from edgedigits.errors import ArtifactError, UsageError
 from edgedigits.files import sha256_file
 
 MANIFEST_NAME = "manifest.json"
+ENTRY_KEYS = ("format", "file", "sha256", "dtype")
 
 
 def read_manifest(models: Path) -> dict:
@@ -28,7 +30,29 @@ def read_manifest(models: Path) -> dict:
         and isinstance(manifest.get("metadata"), dict)
     ):
         raise ArtifactError(f"{path} is not an edgedigits manifest (needs artifacts, checkpoint, metadata)")
+    problem = _entry_problem(manifest)
+    if problem:
+        raise ArtifactError(f"{path} is damaged: {problem}")
     return manifest
+
+
+def _entry_problem(manifest: dict) -> str | None:
+    for i, entry in enumerate(manifest["artifacts"]):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ENTRY_KEYS):
+            return f"artifact #{i} needs string fields {', '.join(ENTRY_KEYS)}"
+        if Path(entry["file"]).name != entry["file"]:
+            return f"artifact #{i} file {entry['file']!r} must be a plain file name"
+    checkpoint = manifest["checkpoint"]
+    if not (isinstance(checkpoint.get("file"), str) and isinstance(checkpoint.get("sha256"), str)):
+        return "checkpoint needs file and sha256"
+    try:
+        norm = json.loads(manifest["metadata"][META_NORMALIZATION])
+        _, std = float(norm["mean"]), float(norm["std"])
+        if not std > 0:
+            raise ValueError(f"std {std} is not > 0")
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"metadata {META_NORMALIZATION} is missing or malformed ({exc!r})"
+    return None
 
 
 def artifact_problem(path: Path, entry: dict) -> str | None:

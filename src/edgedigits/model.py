@@ -33,7 +33,6 @@ class Normalization:
 
 
 TUTORIAL_NORMALIZATION = Normalization(0.5, 0.5)
-MNIST_NORMALIZATION = Normalization(0.1307, 0.3081)
 
 
 class SimpleNN(nn.Module):

@@ -110,6 +110,6 @@ class TrainConfig:
         }
         object.__setattr__(self, "resolved", replace(RECIPES[self.recipe], **overrides))
 
-    def describe(self) -> dict:
-        """A JSON-friendly record of the effective settings (goes into checkpoint and metrics)."""
-        return {"recipe": asdict(self.resolved), "seed": self.seed, "device": self.device}
+    def describe(self, recipe: Recipe | None = None) -> dict:
+        """A JSON-friendly record of the effective settings (goes into the checkpoint)."""
+        return {"recipe": asdict(recipe or self.resolved), "seed": self.seed, "device": self.device}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits import data
-from edgedigits.errors import ArtifactError, UsageError
+from edgedigits.errors import ArtifactError, ParityError, UsageError
 from edgedigits.files import writable_dir_problem, write_bytes_atomic
 
 GALLERY_PAIRS = 6
@@ -164,21 +164,19 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def build(config: ReportConfig, log=print) -> Path:
     from edgedigits.bench import bench, goals
+    from edgedigits.formats import BY_NAME
     from edgedigits.manifest import check_all, read_manifest
     from edgedigits.runtime import OnnxModel
+    from edgedigits.runtime.recognizer import softmax
+    from edgedigits.training import METRICS_NAME
     from edgedigits.verify import verify
 
     manifest = read_manifest(config.models)
     check_all(config.models, manifest)
-    metrics_path = config.models / "train_metrics.json"
-    if not metrics_path.is_file():
-        raise ArtifactError(f"{metrics_path} not found; the report needs the training metrics")
-    metrics = json.loads(metrics_path.read_text())
-    onnx_path = config.models / "mnist_mlp.onnx"
+    metrics = read_metrics(config.models / METRICS_NAME)
+    onnx_path = config.models / BY_NAME["onnx"].filename
     test = data.load_split("test", config.data_dir)
-    logits = OnnxModel(onnx_path).predict((test.images.astype(np.float32) / 255)[:, None])
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
+    probs = softmax(OnnxModel(onnx_path).predict(data.as_model_input(test.images)))
     predicted = probs.argmax(1)
     labels = test.labels.astype(np.int64)
 
@@ -251,4 +249,22 @@ test accuracy <b>{metrics["test_accuracy"]:.2%}</b> after {metrics["epochs"]} ep
 """
     target = config.out / "index.html"
     write_bytes_atomic(target, page.encode())
+    failed = [c.backend for c in checks if not c.passed]
+    if failed:
+        raise ParityError(f"wrote {target}, but {len(failed)} parity checks failed: {', '.join(failed)}")
     return target
+
+
+def read_metrics(path: Path) -> dict:
+    """train_metrics.json, checked for what the report draws."""
+    try:
+        metrics = json.loads(path.read_text())
+        history = [(int(h["epoch"]), float(h["loss"]), float(h["test_accuracy"])) for h in metrics["history"]]
+        accuracy, _ = float(metrics["test_accuracy"]), float(metrics["train_seconds"])
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path} not found; the report needs the training metrics") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{path} is damaged ({type(exc).__name__}: {exc})") from exc
+    if not history or not 0 <= accuracy <= 1 or not isinstance(metrics.get("recipe"), str):
+        raise ArtifactError(f"{path} is damaged (no epochs, accuracy outside [0, 1] or no recipe)")
+    return metrics

@@ -123,7 +123,10 @@ def make_scene(
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     img = img + rng.normal(0, rng.uniform(*p.noise_sigma), img.shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(*p.jpeg_quality))])
+    quality = int(rng.integers(p.jpeg_quality[0], p.jpeg_quality[1] + 1))
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     return Scene(img, boxes, out_labels, indices)
 

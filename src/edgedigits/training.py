@@ -6,7 +6,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgedigits import data
-from edgedigits.checkpoint import load_model, read_checkpoint, save_checkpoint
-from edgedigits.errors import CheckpointError, UsageError
+from edgedigits.checkpoint import LoadedModel, load_model, save_checkpoint
+from edgedigits.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.files import write_json_atomic
 from edgedigits.model import Normalization, SimpleNN
 from edgedigits.recipes import Augment, Recipe, TrainConfig
@@ -119,8 +119,11 @@ class Progress:
 def train(
     config: TrainConfig, progress: Progress | None = None, on_epoch: Callable[[dict], None] | None = None
 ) -> TrainResult:
-    """Train per ``config``; after every epoch the checkpoint and metrics are rewritten atomically."""
-    recipe = config.resolved
+    """Train per ``config``; after every epoch the checkpoint and metrics are rewritten atomically.
+
+    A run stopped by Ctrl-C raises ``Interrupted`` naming the checkpoint it can be resumed from."""
+    resume = _load_resume(config) if config.resume is not None else None
+    recipe = resume.recipe if resume else config.resolved
     device = pick_device(config.device)
     progress = progress or Progress()
     norm = Normalization(*recipe.normalization)
@@ -135,64 +138,69 @@ def train(
     opt, sched = _make_optimizer(net, recipe, steps_per_epoch * recipe.epochs)
 
     start_epoch, history, elapsed_before = 0, [], 0.0
-    if config.resume is not None:
-        start_epoch, history, elapsed_before = _restore(config, net, opt, sched, gen, device)
+    if resume is not None:
+        start_epoch, history, elapsed_before = _restore(resume, net, opt, sched, gen)
 
     ckpt_path = config.out / CHECKPOINT_NAME
     t0 = time.perf_counter()
-    for epoch in range(start_epoch, recipe.epochs):
-        net.train()
-        perm = torch.randperm(n, generator=gen).to(device)
-        loss_sum = torch.zeros((), device=device)
-        for step, i in enumerate(range(0, n, recipe.batch_size)):
-            idx = perm[i : i + recipe.batch_size]
-            x = train_x[idx].unsqueeze(1).float().div_(255)
-            if recipe.augment is not None:
-                x = augment_batch(x, recipe.augment, gen)
-            x = (x - norm.mean) / norm.std
-            loss = F.cross_entropy(net(x), train_y[idx], label_smoothing=recipe.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach()
-            if progress.tty and step % 50 == 0:
-                progress.step(epoch + 1, recipe.epochs, step + 1, steps_per_epoch, float(loss))
-        accuracy = evaluate(net, test_x, test_y, norm)
-        seconds = elapsed_before + time.perf_counter() - t0
-        record = {
-            "epoch": epoch + 1,
-            "loss": float(loss_sum) / steps_per_epoch,
-            "test_accuracy": accuracy,
-            "seconds": round(seconds, 3),
-        }
-        history.append(record)
-        progress.epoch(
-            f"epoch {epoch + 1}/{recipe.epochs}  loss {record['loss']:.4f}  "
-            f"test acc {accuracy:.4f}  {seconds:.1f}s"
-        )
-        metrics = _metrics(config, device, history, seconds)
-        state = {
-            "epoch": epoch + 1,
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "gen_rng": gen.get_state(),
-            "history": history,
-            "elapsed": seconds,
-        }
-        save_checkpoint(
-            ckpt_path,
-            net,
-            norm,
-            recipe=recipe.name,
-            config=config.describe(),
-            metrics=metrics,
-            train_state=state,
-        )
-        write_json_atomic(config.out / METRICS_NAME, metrics)
-        if on_epoch is not None:
-            on_epoch(record)
+    try:
+        for epoch in range(start_epoch, recipe.epochs):
+            net.train()
+            perm = torch.randperm(n, generator=gen).to(device)
+            loss_sum = torch.zeros((), device=device)
+            for step, i in enumerate(range(0, n, recipe.batch_size)):
+                idx = perm[i : i + recipe.batch_size]
+                x = train_x[idx].unsqueeze(1).float().div_(255)
+                if recipe.augment is not None:
+                    x = augment_batch(x, recipe.augment, gen)
+                x = (x - norm.mean) / norm.std
+                loss = F.cross_entropy(net(x), train_y[idx], label_smoothing=recipe.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                loss_sum += loss.detach()
+                if progress.tty and step % 50 == 0:
+                    progress.step(epoch + 1, recipe.epochs, step + 1, steps_per_epoch, float(loss))
+            accuracy = evaluate(net, test_x, test_y, norm)
+            seconds = elapsed_before + time.perf_counter() - t0
+            record = {
+                "epoch": epoch + 1,
+                "loss": float(loss_sum) / steps_per_epoch,
+                "test_accuracy": accuracy,
+                "seconds": round(seconds, 3),
+            }
+            history.append(record)
+            progress.epoch(
+                f"epoch {epoch + 1}/{recipe.epochs}  loss {record['loss']:.4f}  "
+                f"test acc {accuracy:.4f}  {seconds:.1f}s"
+            )
+            metrics = _metrics(config, recipe, device, history, seconds)
+            state = {
+                "epoch": epoch + 1,
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "gen_rng": gen.get_state(),
+                "history": history,
+                "elapsed": seconds,
+            }
+            save_checkpoint(
+                ckpt_path,
+                net,
+                norm,
+                recipe=recipe.name,
+                config=config.describe(recipe),
+                metrics=metrics,
+                train_state=state,
+            )
+            write_json_atomic(config.out / METRICS_NAME, metrics)
+            if on_epoch is not None:
+                on_epoch(record)
+    except KeyboardInterrupt:
+        kept = ckpt_path if len(history) > start_epoch else config.resume  # None: nothing finished yet
+        hint = f"; the last finished epoch is in {kept}, continue with --resume {kept}" if kept else ""
+        raise Interrupted(f"interrupted{hint}") from None
     return TrainResult(
         test_accuracy=history[-1]["test_accuracy"],
         history=history,
@@ -202,24 +210,34 @@ def train(
     )
 
 
-def _metrics(config: TrainConfig, device: torch.device, history: list[dict], seconds: float) -> dict:
+def _metrics(
+    config: TrainConfig, recipe: Recipe, device: torch.device, history: list[dict], seconds: float
+) -> dict:
     return {
         "test_accuracy": history[-1]["test_accuracy"],
         "epochs": history[-1]["epoch"],
         "train_seconds": round(seconds, 3),
-        "recipe": config.resolved.name,
+        "recipe": recipe.name,
         "device": str(device),
         "seed": config.seed,
-        "batch_size": config.resolved.batch_size,
-        "lr": config.resolved.lr,
+        "batch_size": recipe.batch_size,
+        "lr": recipe.lr,
         "history": history,
         "torch_version": str(torch.__version__),
     }
 
 
-def _restore(config: TrainConfig, net, opt, sched, gen, device) -> tuple[int, list[dict], float]:
+@dataclass(frozen=True)
+class _Resume:
+    loaded: LoadedModel
+    state: dict
+    recipe: Recipe
+
+
+def _load_resume(config: TrainConfig) -> _Resume:
+    """The saved run's own recipe (epochs, batch size, lr): a resumed run continues it, never a new one."""
     loaded = load_model(config.resume)
-    state = read_checkpoint(config.resume).get("train_state")
+    state = loaded.raw.get("train_state")
     if state is None:
         raise CheckpointError(f"{config.resume} has no training state to resume from (a bare state_dict?)")
     if loaded.recipe != config.resolved.name:
@@ -227,8 +245,26 @@ def _restore(config: TrainConfig, net, opt, sched, gen, device) -> tuple[int, li
             f"--resume checkpoint was trained with recipe {loaded.recipe!r}, "
             f"not {config.resolved.name!r}; pass --recipe {loaded.recipe}"
         )
-    net.load_state_dict(loaded.net.state_dict())
-    net.to(device)
+    try:
+        saved = {k: loaded.raw["config"]["recipe"][k] for k in ("epochs", "batch_size", "lr")}
+        done = int(state["epoch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{config.resume}: training state is incomplete ({exc!r})") from exc
+    for name, value in saved.items():
+        asked = getattr(config, name)
+        if asked is not None and asked != value:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(
+                f"{flag} {asked} differs from the resumed run's {value}; leave {flag} out to resume"
+            )
+    if done >= saved["epochs"]:
+        raise UsageError(f"{config.resume} already finished all {done} epochs; there is nothing to resume")
+    return _Resume(loaded, state, replace(config.resolved, **saved))
+
+
+def _restore(resume: _Resume, net, opt, sched, gen) -> tuple[int, list[dict], float]:
+    state = resume.state
+    net.load_state_dict(resume.loaded.net.state_dict())
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])

@@ -17,7 +17,7 @@ import torch
 
 from edgedigits import contract, data
 from edgedigits.checkpoint import load_model
-from edgedigits.errors import ArtifactError, EdgeDigitsError
+from edgedigits.errors import ArtifactError, EdgeDigitsError, ParityError
 from edgedigits.files import sha256_file
 from edgedigits.formats import BY_NAME
 from edgedigits.manifest import artifact_problem, read_manifest
@@ -67,7 +67,7 @@ def make_inputs(data_dir: Path | None) -> Inputs:
     test = data.load_split("test", data_dir)
     rng = np.random.default_rng(0)
     return Inputs(
-        test_images=(test.images.astype(np.float32) / 255)[:, None],
+        test_images=data.as_model_input(test.images),
         test_labels=test.labels.astype(np.int64),
         random_images=rng.random((RANDOM_BATCH, 1, 28, 28), dtype=np.float32),
     )
@@ -87,11 +87,7 @@ def verify(models: Path, data_dir: Path | None = None) -> list[Check]:
     reference = reference_model(models, manifest)
     inputs = make_inputs(data_dir)
 
-    def eager(images: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return reference(torch.from_numpy(images)).numpy()
-
-    ref_full, ref_other = _run_all(eager, inputs)
+    ref_full, ref_other = _run_all(eager_predict(reference), inputs)
     ref_accuracy = float((ref_full.argmax(1) == inputs.test_labels).mean())
     checks = [Check("checkpoint", "torch eager (reference)", "float32", 0.0, 1.0, ref_accuracy)]
     for entry in manifest["artifacts"]:
@@ -146,6 +142,24 @@ def _judge(check: Check, tolerance, full, other, ref_full, ref_other, labels, re
                 f"accuracy {check.accuracy:.2%} is more than "
                 f"{INT8_MAX_ACCURACY_DROP:.1%} below fp32 {ref_accuracy:.2%}"
             )
+
+
+def require_all_passed(checks: list[Check]) -> None:
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise ParityError(
+            f"{len(failed)} of {len(checks)} parity checks failed: " + ", ".join(c.backend for c in failed)
+        )
+
+
+def eager_predict(model: DeployedNN):
+    """``predict(images) -> logits`` of the eager reference, in the loaders' numpy convention."""
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(images)).numpy()
+
+    return predict
 
 
 def format_table(checks: list[Check]) -> str:

@@ -26,7 +26,8 @@ from edgedigits.runtime.tracker import LabelStabilizer
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 WINDOW = "edgedigits"
-KEY_QUIT = {ord("q"), 27}
+KEY_CLOSED = 27  # Esc
+KEY_QUIT = {ord("q"), KEY_CLOSED}
 KEY_PAUSE = ord(" ")
 KEY_SNAPSHOT = ord("s")
 
@@ -37,6 +38,7 @@ class DetectOptions:
     model: Path | None = None
     polarity: str = "dark-on-light"
     json_lines: bool = False
+    per_frame_lines: bool = True  # a text line per frame when not --json (the live view keeps quiet)
     output: Path | None = None
     display: bool = True
     debug: bool = False
@@ -103,7 +105,10 @@ class Window:
             cv2.imshow(WINDOW, image)
             if debug is not None:
                 cv2.imshow(f"{WINDOW} crops", debug)
-            return cv2.waitKey(wait_ms) & 0xFF
+            key = cv2.waitKey(wait_ms) & 0xFF
+            if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # closed with the mouse: quit
+                return KEY_CLOSED
+            return key
         except cv2.error as exc:  # an OpenCV build without GUI support
             self.enabled = False
             self.log(f"cannot open a window ({str(exc).strip().splitlines()[-1]}): running headless")
@@ -139,7 +144,7 @@ def _report(
 ) -> None:
     if opts.json_lines:
         emit(json.dumps(frame_record(i, result, ms, name)))
-    else:
+    elif opts.per_frame_lines:
         numbers = " ".join(line.text for line in result.lines) or "-"
         emit(f"{name or f'frame {i}'}: {numbers}  ({len(result.digits)} digits, {ms:.1f} ms)")
 
@@ -147,6 +152,13 @@ def _report(
 def _run_stills(spec: SourceSpec, recognizer, opts: DetectOptions, window: Window, emit) -> Summary:
     summary = Summary()
     folder_out = opts.output is not None and (spec.kind == "folder" or not opts.output.suffix)
+    if spec.kind == "folder" and opts.output is not None:
+        if opts.output.suffix:
+            raise UsageError(f"--output {opts.output}: a folder of images needs an output folder, not a file")
+        if opts.output.resolve() == Path(spec.target).resolve():
+            raise UsageError(
+                f"--output {opts.output} is the source folder; the input images would be overwritten"
+            )
     if folder_out:
         opts.output.mkdir(parents=True, exist_ok=True)
     for i, (name, frame) in enumerate(still_frames(spec)):
@@ -226,6 +238,8 @@ def _handle_key(
             return False
         key = -1
         while key not in KEY_QUIT | {KEY_PAUSE, KEY_SNAPSHOT}:
+            if not window.enabled:  # the window went away while paused
+                return False
             key = window.show(view, wait_ms=50)
         if key == KEY_PAUSE:
             return False

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from edgedigits.contract import IMAGE_SIZE
+from edgedigits.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class NormalizeParams:
 
     def __post_init__(self) -> None:
         if not 4 <= self.fit_px <= IMAGE_SIZE:
-            raise ValueError(f"fit_px must be in [4, {IMAGE_SIZE}], got {self.fit_px}")
+            raise UsageError(f"fit_px must be in [4, {IMAGE_SIZE}], got {self.fit_px}")
 
 
 def stroke_width(mask: np.ndarray) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.errors import FrameError, UsageError
 from edgedigits.runtime.boxes import Box
 from edgedigits.runtime.normalize import NormalizeParams, to_mnist
 from edgedigits.runtime.segment import POLARITIES, SegmentParams, find_blobs, ink_mask, to_gray
@@ -72,7 +73,7 @@ class DigitRecognizer:
         shift_votes: bool = True,
     ) -> None:
         if polarity not in POLARITIES:
-            raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+            raise UsageError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
         self.model = OnnxModel(model_path or default_model_path())
         self.labels = self.model.info.labels
         self.polarity, self.segment, self.normalize, self.lines = polarity, segment, normalize, lines
@@ -85,13 +86,13 @@ class DigitRecognizer:
         digits then flip; the average is steadier (end-to-end 97.4% -> 98.0% on 600 synthetic scenes)."""
         shifts = SHIFTS if self.shift_votes else SHIFTS[:1]
         batch = np.concatenate([np.roll(crops, shift, axis=(1, 2)) for shift in shifts])
-        probs = _softmax(self.model.predict(batch[:, None]))
+        probs = softmax(self.model.predict(batch[:, None]))
         return probs.reshape(len(shifts), len(crops), -1).mean(0)
 
     def recognize(self, frame: np.ndarray) -> Recognition:
         gray = to_gray(np.asarray(frame))
         if gray.dtype != np.uint8:
-            raise ValueError(f"frame must be uint8, got {gray.dtype}")
+            raise FrameError(f"frame must be uint8, got {gray.dtype}")
         if gray.size == 0:
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
         found = find_blobs(ink_mask(gray, self.polarity, self.segment), self.segment)
@@ -113,7 +114,7 @@ class DigitRecognizer:
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dy, dx) of the crops whose votes are averaged
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(1, keepdims=True))
     return e / e.sum(1, keepdims=True)
 

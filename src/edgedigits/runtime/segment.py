@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edgedigits.errors import FrameError, UsageError
 from edgedigits.runtime.boxes import Box
 
 POLARITIES = ("dark-on-light", "light-on-dark", "auto")
@@ -37,11 +38,11 @@ class SegmentParams:
 
     def __post_init__(self) -> None:
         if self.blur_ksize < 0 or (self.blur_ksize and self.blur_ksize % 2 == 0):
-            raise ValueError(f"blur_ksize must be 0 or odd, got {self.blur_ksize}")
+            raise UsageError(f"blur_ksize must be 0 or odd, got {self.blur_ksize}")
         if not 0 < self.block_frac < 1:
-            raise ValueError(f"block_frac must be in (0, 1), got {self.block_frac}")
+            raise UsageError(f"block_frac must be in (0, 1), got {self.block_frac}")
         if not 0 <= self.min_ink_ratio < self.max_ink_ratio <= 1:
-            raise ValueError("need 0 <= min_ink_ratio < max_ink_ratio <= 1")
+            raise UsageError("need 0 <= min_ink_ratio < max_ink_ratio <= 1")
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -54,13 +55,13 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
         return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     if frame.ndim == 3 and frame.shape[2] == 4:
         return cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
-    raise ValueError(f"frame must be HxW, HxWx1, HxWx3 or HxWx4, got shape {frame.shape}")
+    raise FrameError(f"frame must be HxW, HxWx1, HxWx3 or HxWx4, got shape {frame.shape}")
 
 
 def resolve_polarity(gray: np.ndarray, polarity: str) -> str:
     """``auto``: paper is the majority of a frame, so a bright median means dark ink on light paper."""
     if polarity not in POLARITIES:
-        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+        raise UsageError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
     if polarity != "auto":
         return polarity
     return "dark-on-light" if np.median(gray[::4, ::4]) >= 128 else "light-on-dark"

@@ -13,15 +13,17 @@ import onnxruntime as ort
 from edgedigits.contract import (
     IMAGE_SIZE,
     INPUT_NAME,
+    INPUT_RANGE,
     LABELS,
     META_ACCURACY,
+    META_INPUT_RANGE,
     META_LABELS,
     META_POLARITY,
     NUM_CLASSES,
     OUTPUT_NAME,
     POLARITY,
 )
-from edgedigits.errors import ArtifactError
+from edgedigits.errors import ArtifactError, first_line
 from edgedigits.manifest import check_if_listed
 
 
@@ -62,11 +64,10 @@ class OnnxModel:
                 path, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ArtifactError(f"{path} is not a loadable ONNX model: {first[:300]}") from exc
+            raise ArtifactError(f"{path} is not a loadable ONNX model: {first_line(exc)}") from exc
         self.path = path
         self._check_contract()
-        self.info = _read_info(self.session.get_modelmeta().custom_metadata_map)
+        self.info = _read_info(self.session.get_modelmeta().custom_metadata_map, path)
 
     def _check_contract(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
@@ -96,9 +97,19 @@ class OnnxModel:
         ]
 
 
-def _read_info(meta: dict[str, str]) -> ModelInfo:
-    labels = tuple(json.loads(meta[META_LABELS])) if META_LABELS in meta else LABELS
-    accuracy = float(meta[META_ACCURACY]) if meta.get(META_ACCURACY) not in (None, "") else None
-    return ModelInfo(
-        labels=labels, polarity=meta.get(META_POLARITY, POLARITY), test_accuracy=accuracy, metadata=dict(meta)
-    )
+def _read_info(meta: dict[str, str], path: str) -> ModelInfo:
+    """The contract as the file states it; a file that states another contract is refused."""
+    try:
+        labels = tuple(str(x) for x in json.loads(meta[META_LABELS])) if META_LABELS in meta else LABELS
+        accuracy = float(meta[META_ACCURACY]) if meta.get(META_ACCURACY) not in (None, "") else None
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{path}: unreadable metadata ({exc})") from exc
+    if len(labels) != NUM_CLASSES or not all(label.isdigit() for label in labels):
+        raise ArtifactError(f"{path}: labels {labels!r} are not {NUM_CLASSES} digits")
+    polarity = meta.get(META_POLARITY, POLARITY)
+    if polarity != POLARITY or meta.get(META_INPUT_RANGE, INPUT_RANGE) != INPUT_RANGE:
+        raise ArtifactError(
+            f"{path}: expects {polarity} input in {meta.get(META_INPUT_RANGE)}; the runtime "
+            f"feeds {POLARITY} in {INPUT_RANGE}"
+        )
+    return ModelInfo(labels=labels, polarity=polarity, test_accuracy=accuracy, metadata=dict(meta))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ class SourceSpec:
 
 def parse_source(source: str) -> SourceSpec:
     """Classify a --source value; a missing file or an empty folder is an error here, before any work."""
-    if source.isdigit():
+    if re.fullmatch(r"[0-9]+", source):
         return SourceSpec("camera", int(source))
     if "://" in source:
         return SourceSpec("stream", source)
@@ -51,8 +52,10 @@ def read_image(path: str | Path) -> np.ndarray:
     frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if frame is None:
         raise SourceError(f"cannot read image {path} (unsupported or corrupt)")
-    if frame.dtype != np.uint8:  # 16-bit PNG/TIFF: keep the top 8 bits
-        frame = (frame >> 8).astype(np.uint8) if frame.dtype == np.uint16 else frame.astype(np.uint8)
+    if frame.dtype == np.uint16:  # 16-bit PNG/TIFF: keep the top 8 bits
+        frame = (frame >> 8).astype(np.uint8)
+    elif frame.dtype != np.uint8:
+        raise SourceError(f"{path}: {frame.dtype} pixels are not supported; save it as an 8 or 16-bit image")
     return frame
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from edgedigits.errors import UsageError
 from edgedigits.runtime.boxes import iou
 from edgedigits.runtime.recognizer import Detection, LineParams, Recognition, arrange
 
@@ -31,7 +32,7 @@ class LabelStabilizer:
         lines: LineParams = LineParams(),
     ) -> None:
         if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1:
-            raise ValueError("need window >= 1, max_missed >= 0, 0 < min_iou <= 1 and switch_ratio >= 1")
+            raise UsageError("need window >= 1, max_missed >= 0, 0 < min_iou <= 1 and switch_ratio >= 1")
         self.window, self.min_iou, self.max_missed, self.lines = window, min_iou, max_missed, lines
         self.switch_ratio = switch_ratio
         self.tracks: list[_Track] = []
