@@ -225,3 +225,69 @@ def test_cuda_request_without_cuda_is_exit_2(tmp_path):
     assert error_lines(proc) == [
         "error: --device cuda was asked for but CUDA is not available here; use --device cpu or auto"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda m: m["artifacts"][0].pop("file"), "artifact #0 needs string fields"),
+        (lambda m: m["artifacts"][0].update(file="../escape.onnx"), "must be a plain file name"),
+        (lambda m: m["checkpoint"].pop("sha256"), "checkpoint needs file and sha256"),
+        (lambda m: m["metadata"].update(normalization="{not json"), "normalization is missing or malformed"),
+    ],
+)
+def test_damaged_manifest_is_one_line(models_copy, data_dir, mutate, message):
+    manifest = json.loads((models_copy / MANIFEST_NAME).read_text())
+    mutate(manifest)
+    (models_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+    for command in ("verify", "bench"):
+        proc = cli(command, "--models", str(models_copy), "--data-dir", str(data_dir))
+        assert proc.returncode == 1
+        lines = error_lines(proc)
+        assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_onnx_metadata_that_breaks_the_contract_is_refused(tmp_path):
+    import onnx
+
+    from edgedigits.errors import ArtifactError
+    from edgedigits.formats.onnx_fp32 import set_metadata
+    from edgedigits.runtime import OnnxModel, default_model_path
+
+    for meta, message in [
+        ({"labels": "{oops"}, "unreadable metadata"),
+        ({"labels": '["a", "b"]'}, "are not 10"),
+        ({"input_polarity": "dark-on-light"}, "the runtime feeds light-on-dark"),
+    ]:
+        model = onnx.load(default_model_path())
+        set_metadata(model, meta)
+        onnx.save(model, tmp_path / "m.onnx")
+        with pytest.raises(ArtifactError, match=message):
+            OnnxModel(tmp_path / "m.onnx")
+
+
+def test_damaged_training_metrics_stop_the_report(models_copy, data_dir, tmp_path):
+    (models_copy / "train_metrics.json").write_text('{"history": "nope"}')
+    proc = cli(
+        "report", "--models", str(models_copy), "--data-dir", str(data_dir), "--out", str(tmp_path / "r")
+    )
+    assert proc.returncode == 1
+    lines = error_lines(proc)
+    assert len(lines) == 1 and "train_metrics.json is damaged" in lines[0]
+
+
+def test_detect_never_overwrites_its_input_folder(tmp_path):
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((40, 40), 200, np.uint8))
+    before = (tmp_path / "a.png").read_bytes()
+    for output, message in [
+        (tmp_path, "is the source folder"),
+        (tmp_path / "x.png", "needs an output folder"),
+    ]:
+        proc = cli("detect", "--source", str(tmp_path), "--output", str(output))
+        assert proc.returncode == 2 and message in error_lines(proc)[0]
+    assert (tmp_path / "a.png").read_bytes() == before
+    proc = cli("detect", "--source", "²")
+    assert proc.returncode == 1 and "is not a camera index" in error_lines(proc)[0]
