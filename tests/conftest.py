@@ -40,3 +40,18 @@ def exported(tmp_path_factory, trained):
         ExportConfig(checkpoint=out / "mnist_mlp.pt", out=models, quantize=True), log=lambda _: None
     )
     return models, manifest
+
+
+@pytest.fixture
+def models_copy(exported, tmp_path):
+    """A private, writable copy of the exported models with the checkpoint beside them (to damage)."""
+    import json
+    import shutil
+
+    models, manifest = exported
+    dst = tmp_path / "models"
+    shutil.copytree(models, dst)
+    shutil.copy(models / manifest["checkpoint"]["file"], dst / "mnist_mlp.pt")
+    manifest = dict(manifest, checkpoint=dict(manifest["checkpoint"], file="mnist_mlp.pt"))
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst

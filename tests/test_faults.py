@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -108,17 +107,6 @@ def test_killed_export_leaves_the_previous_export_intact(trained, data_dir, tmp_
     assert all(c.passed for c in verify(models, data_dir))
     assert cli("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models)).returncode == 0
     assert no_partial_files(models)
-
-
-@pytest.fixture
-def models_copy(exported, tmp_path):
-    models, manifest = exported
-    dst = tmp_path / "models"
-    shutil.copytree(models, dst)
-    shutil.copy(models / manifest["checkpoint"]["file"], dst / "mnist_mlp.pt")
-    manifest = dict(manifest, checkpoint=dict(manifest["checkpoint"], file="mnist_mlp.pt"))
-    (dst / MANIFEST_NAME).write_text(json.dumps(manifest))
-    return dst
 
 
 def _truncate(path: Path) -> None:

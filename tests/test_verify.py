@@ -1,5 +1,4 @@
 import json
-import shutil
 import subprocess
 import sys
 
@@ -22,16 +21,6 @@ def cli(*args, timeout=240):
     return subprocess.run(
         [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout
     )
-
-
-def copy_models(exported, tmp_path):
-    models, manifest = exported
-    dst = tmp_path / "models"
-    shutil.copytree(models, dst)
-    shutil.copy(models / manifest["checkpoint"]["file"], dst / "mnist_mlp.pt")
-    manifest = dict(manifest, checkpoint=dict(manifest["checkpoint"], file="mnist_mlp.pt"))
-    (dst / MANIFEST_NAME).write_text(json.dumps(manifest))
-    return dst, manifest
 
 
 def test_clean_export_passes_every_check(exported, data_dir):
@@ -59,8 +48,8 @@ def test_cli_verify_table_and_json(exported, data_dir):
     assert proc.returncode == 0 and report["passed"] is True and len(report["checks"]) == 8
 
 
-def test_tampered_bytes_fail_on_the_hash(exported, data_dir, tmp_path):
-    models, _ = copy_models(exported, tmp_path)
+def test_tampered_bytes_fail_on_the_hash(models_copy, data_dir):
+    models = models_copy
     blob = bytearray((models / "mnist_mlp.ts").read_bytes())
     blob[len(blob) // 2] ^= 0xFF
     (models / "mnist_mlp.ts").write_bytes(bytes(blob))
@@ -70,8 +59,9 @@ def test_tampered_bytes_fail_on_the_hash(exported, data_dir, tmp_path):
     assert proc.stderr.strip().splitlines() == ["error: 1 of 8 parity checks failed: torchscript/torch.jit"]
 
 
-def test_changed_weight_with_a_forged_hash_fails_on_parity(exported, data_dir, tmp_path):
-    models, manifest = copy_models(exported, tmp_path)
+def test_changed_weight_with_a_forged_hash_fails_on_parity(models_copy, data_dir):
+    models = models_copy
+    manifest = json.loads((models / MANIFEST_NAME).read_text())
     model = onnx.load(models / "mnist_mlp.onnx")
     init = max(model.graph.initializer, key=lambda t: np.prod(t.dims))
     weights = numpy_helper.to_array(init).copy()
@@ -89,8 +79,8 @@ def test_changed_weight_with_a_forged_hash_fails_on_parity(exported, data_dir, t
     assert checks["torchscript/torch.jit"].passed
 
 
-def test_changed_checkpoint_is_refused(exported, data_dir, tmp_path):
-    models, _ = copy_models(exported, tmp_path)
+def test_changed_checkpoint_is_refused(models_copy, data_dir):
+    models = models_copy
     (models / "mnist_mlp.pt").write_bytes((models / "mnist_mlp.pt").read_bytes() + b"\0")
     proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir))
     assert proc.returncode == 1 and "does not match the manifest's sha256" in proc.stderr
