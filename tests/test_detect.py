@@ -163,3 +163,9 @@ def test_webcam_runs_headless_without_a_display(noisy_video, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "no display found: running headless" in proc.stderr
     assert "5 frame(s)" in proc.stderr and "stopped after 5 frames" in proc.stderr
+
+
+def test_unopenable_camera_prints_exactly_one_line():
+    proc = cli("detect", "--source", "7")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: cannot open camera 7"  # OpenCV's own backend chatter stays quiet

@@ -90,7 +90,13 @@ class Capture:
 
 
 def open_capture(spec: SourceSpec, buffer_frames: int = 1) -> Capture:
-    cap = cv2.VideoCapture(spec.target)
+    # OpenCV logs every backend it tried; the one line below says the same, so keep those quiet
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        cap = cv2.VideoCapture(spec.target)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
     if not cap.isOpened():
         cap.release()
         what = {"camera": "camera", "stream": "stream", "video": "video file"}[spec.kind]
