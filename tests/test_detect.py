@@ -68,7 +68,7 @@ def test_video_json_lines_and_annotated_output(noisy_video, tmp_path):
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["frame"] for r in records] == list(range(FRAMES))
     for r in records:
-        assert set(r) == {"frame", "digits", "lines", "ms"} and r["ms"] > 0
+        assert set(r) == {"frame", "digits", "lines", "rejected", "ms"} and r["ms"] > 0
         for d in r["digits"]:
             assert set(d) == {"label", "confidence", "box"} and len(d["box"]) == 4
     found = np.mean([len(r["digits"]) for r in records])

@@ -41,9 +41,14 @@ class Recognition:
     digits: list[Detection]
     lines: list[Line]
     crops: np.ndarray = field(repr=False)  # float32 [N, 28, 28], the model's inputs, for --debug views
+    rejected: list[Detection] = field(default_factory=list)  # marks the model's contract calls non-digits
 
     def to_json(self) -> dict:
-        return {"digits": [d.to_json() for d in self.digits], "lines": [ln.to_json() for ln in self.lines]}
+        return {
+            "digits": [d.to_json() for d in self.digits],
+            "lines": [ln.to_json() for ln in self.lines],
+            "rejected": [d.to_json() for d in self.rejected],
+        }
 
 
 @dataclass(frozen=True)
@@ -119,13 +124,19 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
-def arrange(digits: list[Detection], crops: np.ndarray, params: LineParams = LineParams()) -> Recognition:
+def arrange(
+    digits: list[Detection],
+    crops: np.ndarray,
+    params: LineParams = LineParams(),
+    rejected: list[Detection] | None = None,
+) -> Recognition:
     """Group ``digits`` into lines and put them, and their crops (``crops[i]`` belongs to ``digits[i]``),
-    in reading order."""
+    in reading order; ``rejected`` marks pass through unchanged."""
     position = {id(d): i for i, d in enumerate(digits)}
     lines = group_lines(digits, params)
     ordered = [d for line in lines for d in line.digits]
-    return Recognition(ordered, lines, crops[[position[id(d)] for d in ordered]].reshape(-1, 28, 28))
+    crops = crops[[position[id(d)] for d in ordered]].reshape(-1, 28, 28)
+    return Recognition(ordered, lines, crops, list(rejected or []))
 
 
 def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> list[Line]:

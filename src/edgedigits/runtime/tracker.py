@@ -68,7 +68,7 @@ class LabelStabilizer:
             track.box, track.missed = d.box, 0
             track.votes.append((d.label, d.confidence))
             stable.append(self._vote(d, track))
-        return arrange(stable, result.crops, self.lines)
+        return arrange(stable, result.crops, self.lines, result.rejected)
 
     def _vote(self, d: Detection, track: _Track) -> Detection:
         totals: dict[int, float] = {}
