@@ -1,17 +1,19 @@
 """The thin shells around ``DigitRecognizer``: ``detect`` over any source and the live ``webcam`` view.
 
 All the work per frame is ``recognize`` (+ ``LabelStabilizer.update`` for video); this module only moves
-frames between a source, the recognizer, and the sinks (JSON lines, an output file, a window).
+frames between a source, the recognizer, and the sinks (JSON lines, an output file, a window). Stills and
+video go through the same ``FrameStep``, so they report, draw and write alike; where ``--output`` may go
+is decided once, by ``check_output``, before any frame is read.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -21,12 +23,18 @@ from edgedigits.errors import SourceError, UsageError
 from edgedigits.runtime.draw import annotate, crops_mosaic
 from edgedigits.runtime.recognizer import DigitRecognizer, Recognition
 from edgedigits.runtime.segment import POLARITIES
-from edgedigits.runtime.sources import IMAGE_SUFFIXES, SourceSpec, open_capture, parse_source, still_frames
+from edgedigits.runtime.sources import (
+    IMAGE_SUFFIXES,
+    Capture,
+    SourceSpec,
+    open_capture,
+    parse_source,
+    still_frames,
+)
 from edgedigits.runtime.tracker import LabelStabilizer
+from edgedigits.runtime.window import KEY_CLOSED, Window, frame_wait_ms
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-WINDOW = "edgedigits"
-KEY_CLOSED = 27  # Esc
 KEY_QUIT = {ord("q"), KEY_CLOSED}
 KEY_PAUSE = ord(" ")
 KEY_SNAPSHOT = ord("s")
@@ -47,15 +55,6 @@ class DetectOptions:
     max_frames: int | None = None
 
     def __post_init__(self) -> None:
-        if (
-            self.output is not None
-            and self.output.suffix.lower() not in IMAGE_SUFFIXES | set(VIDEO_CODECS)
-            and self.output.suffix
-        ):
-            raise UsageError(
-                f"--output {self.output}: use an image ({', '.join(sorted(IMAGE_SUFFIXES))}), "
-                f"a video ({', '.join(VIDEO_CODECS)}) or a folder"
-            )
         if self.polarity not in POLARITIES:
             raise UsageError(f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}")
         if self.stabilize_window < 1:
@@ -82,45 +81,158 @@ class Summary:
         return f"{self.frames} frame(s), {self.digits} digit(s), {mean:.1f} ms/frame mean; {self.ended}"
 
 
-def display_available() -> bool:
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
+class Output:
+    """Where annotated views go: one image file, a folder of images (named as the stills), or a video
+    file, which opens on the first frame because its size comes from the frames."""
 
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path, self.kind = path, kind  # kind: "image", "folder" or "video"
+        self.writer: cv2.VideoWriter | None = None
 
-class Window:
-    """An OpenCV window that turns into a no-op when there is no display to open it on."""
-
-    def __init__(self, wanted: bool, log: Callable[[str], None]) -> None:
-        self.enabled = wanted and display_available()
-        self.log = log
-        if wanted and not self.enabled:
-            log("no display found: running headless")
-
-    def show(self, image: np.ndarray, debug: np.ndarray | None = None, wait_ms: int = 1) -> int:
-        """Show the frame and return the key pressed (-1 for none or headless)."""
-        if not self.enabled:
-            return -1
-        try:
-            cv2.imshow(WINDOW, image)
-            if debug is not None:
-                cv2.imshow(f"{WINDOW} crops", debug)
-            key = cv2.waitKey(wait_ms) & 0xFF
-            if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:  # closed with the mouse: quit
-                return KEY_CLOSED
-            return key
-        except cv2.error as exc:  # an OpenCV build without GUI support
-            self.enabled = False
-            self.log(f"cannot open a window ({str(exc).strip().splitlines()[-1]}): running headless")
-            return -1
+    def write(self, view: np.ndarray, name: str | None, fps: float | None) -> None:
+        """``name``: the still's file name; ``fps``: the video's frame rate (None for stills)."""
+        if self.kind == "video":
+            self.writer = self.writer or _open_writer(self.path, view, fps)
+            self.writer.write(view)
+            return
+        target = self.path / name if self.kind == "folder" else self.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(target), view):
+            raise SourceError(f"cannot write {target}")
 
     def close(self) -> None:
-        if self.enabled:
-            cv2.destroyAllWindows()
+        if self.writer is not None:
+            self.writer.release()
+
+
+def check_output(spec: SourceSpec, path: Path | None) -> Output | None:
+    """The one ``--output`` check: from the source's kind and the path alone, so a wrong choice stops the
+    run before any frame is read (or any model loaded)."""
+    if path is None:
+        return None
+    suffix = path.suffix.lower()
+    if suffix and suffix not in IMAGE_SUFFIXES | set(VIDEO_CODECS):
+        raise UsageError(
+            f"--output {path}: use an image ({', '.join(sorted(IMAGE_SUFFIXES))}), "
+            f"a video ({', '.join(VIDEO_CODECS)}) or a folder"
+        )
+    if spec.is_video:
+        if suffix not in VIDEO_CODECS:
+            raise UsageError(
+                f"--output {path}: a video source needs a video file ({', '.join(VIDEO_CODECS)})"
+            )
+        return Output(path, "video")
+    if spec.kind == "folder":
+        if suffix:
+            raise UsageError(f"--output {path}: a folder of images needs an output folder, not a file")
+        if path.resolve() == Path(spec.target).resolve():
+            raise UsageError(f"--output {path} is the source folder; the input images would be overwritten")
+        return Output(path, "folder")
+    if suffix in VIDEO_CODECS:
+        raise UsageError(f"--output {path}: an image source needs an image file or a folder, not a video")
+    return Output(path, "image" if suffix else "folder")
 
 
 def frame_record(index: int, result: Recognition, ms: float, name: str | None = None) -> dict:
     return {"frame": index} | ({"source": name} if name else {}) | result.to_json() | {"ms": round(ms, 3)}
+
+
+class FrameStep:
+    """All the work on one frame, the same for stills and video: recognize (video: vote labels over the
+    last frames), time, report, annotate, write, show, act on the key. Calling it returns False to stop;
+    ``summary.ended`` then says why.
+
+    A still stays on screen until a key is pressed; a video file plays at its own frame rate; a camera or
+    stream, and any headless run, go as fast as frames come."""
+
+    def __init__(
+        self,
+        opts: DetectOptions,
+        recognizer: DigitRecognizer,
+        window: Window,
+        output: Output | None,
+        emit: Callable[[str], None],
+        log: Callable[[str], None],
+        capture: Capture | None = None,
+    ) -> None:
+        self.opts, self.recognizer, self.window, self.output = opts, recognizer, window, output
+        self.emit, self.log = emit, log
+        self.summary = Summary()
+        self.still = capture is None
+        self.video_fps = None if capture is None else capture.fps
+        self.paced = capture is not None and capture.spec.kind == "video"
+        self.stabilizer = None if capture is None else LabelStabilizer(window=opts.stabilize_window)
+        self.shown_fps: float | None = None
+        self.last_start: float | None = None  # of the previous frame's step, for the FPS shown
+        self.shown_at = time.perf_counter()
+
+    def __call__(self, index: int, frame: np.ndarray, name: str | None = None) -> bool:
+        t0 = time.perf_counter()
+        result = self.recognizer.recognize(frame)
+        if self.stabilizer is not None:
+            result = self.stabilizer.update(result)
+        ms = (time.perf_counter() - t0) * 1e3
+        self.summary.add(result, ms)
+        self._report(index, result, ms, name)
+        view = annotate(frame, result, fps=self._measure_fps(t0), show_rejected=self.opts.debug)
+        if self.output is not None:
+            self.output.write(view, name, self.video_fps)
+        crops = crops_mosaic(result.crops, result.digits) if self.opts.debug and self.window.enabled else None
+        key = self.window.show(view, crops, wait_ms=self._wait_ms())
+        self.shown_at = time.perf_counter()
+        if self._handle_key(key, view, index):
+            self.summary.ended = "quit"
+            return False
+        if self.opts.max_frames and self.summary.frames >= self.opts.max_frames:
+            self.summary.ended = f"stopped after {self.opts.max_frames} frames"
+            return False
+        return True
+
+    def _report(self, index: int, result: Recognition, ms: float, name: str | None) -> None:
+        if self.opts.json_lines:
+            self.emit(json.dumps(frame_record(index, result, ms, name)))
+        elif self.opts.per_frame_lines:
+            numbers = " ".join(line.text for line in result.lines) or "-"
+            self.emit(f"{name or f'frame {index}'}: {numbers}  ({len(result.digits)} digits, {ms:.1f} ms)")
+
+    def _measure_fps(self, now: float) -> float | None:
+        """Frames per second actually shown (video only, from the second frame), smoothed."""
+        previous, self.last_start = self.last_start, now
+        if self.still or previous is None:
+            return None
+        rate = 1 / max(now - previous, 1e-6)
+        self.shown_fps = rate if self.shown_fps is None else 0.9 * self.shown_fps + 0.1 * rate
+        return self.shown_fps
+
+    def _wait_ms(self) -> int:
+        if self.still:
+            return 0  # wait for a key
+        if self.paced:
+            return frame_wait_ms(self.video_fps, time.perf_counter() - self.shown_at)
+        return 1
+
+    def _handle_key(self, key: int, view: np.ndarray, index: int) -> bool:
+        """Act on a key of the view; True means quit. Space pauses a video until space again (or q/Esc); a
+        still is already waiting for a key."""
+        while True:
+            if key in KEY_QUIT:
+                return True
+            if key == KEY_SNAPSHOT:
+                path = self.opts.snapshot_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{index}.png"
+                if not cv2.imwrite(str(path), view):
+                    raise SourceError(f"cannot write snapshot {path}")
+                self.summary.snapshots.append(str(path))
+                self.log(f"saved {path}")
+                return False
+            if key != KEY_PAUSE or not self.window.enabled or self.still:
+                return False
+            key = -1
+            while key not in KEY_QUIT | {KEY_PAUSE, KEY_SNAPSHOT}:
+                if not self.window.enabled:  # the window went away while paused
+                    return False
+                key = self.window.show(view, wait_ms=50)
+            if key == KEY_PAUSE:
+                return False
 
 
 def run_detect(
@@ -129,126 +241,43 @@ def run_detect(
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
 ) -> Summary:
     spec = parse_source(opts.source)
+    output = check_output(spec, opts.output)
     recognizer = DigitRecognizer(opts.model, polarity=opts.polarity)
     window = Window(opts.display, log)
+    make_step = partial(FrameStep, opts, recognizer, window, output, emit, log)
     try:
-        if spec.is_video:
-            return _run_video(spec, recognizer, opts, window, emit, log)
-        return _run_stills(spec, recognizer, opts, window, emit)
+        return _run_video(spec, make_step) if spec.is_video else _run_stills(spec, make_step)
     finally:
         window.close()
+        if output is not None:
+            output.close()
 
 
-def _report(
-    i: int, result: Recognition, ms: float, opts: DetectOptions, emit, name: str | None = None
-) -> None:
-    if opts.json_lines:
-        emit(json.dumps(frame_record(i, result, ms, name)))
-    elif opts.per_frame_lines:
-        numbers = " ".join(line.text for line in result.lines) or "-"
-        emit(f"{name or f'frame {i}'}: {numbers}  ({len(result.digits)} digits, {ms:.1f} ms)")
-
-
-def _run_stills(spec: SourceSpec, recognizer, opts: DetectOptions, window: Window, emit) -> Summary:
-    summary = Summary()
-    folder_out = opts.output is not None and (spec.kind == "folder" or not opts.output.suffix)
-    if spec.kind == "folder" and opts.output is not None:
-        if opts.output.suffix:
-            raise UsageError(f"--output {opts.output}: a folder of images needs an output folder, not a file")
-        if opts.output.resolve() == Path(spec.target).resolve():
-            raise UsageError(
-                f"--output {opts.output} is the source folder; the input images would be overwritten"
-            )
-    if folder_out:
-        opts.output.mkdir(parents=True, exist_ok=True)
+def _run_stills(spec: SourceSpec, make_step: Callable[[], FrameStep]) -> Summary:
+    step = make_step()
     for i, (name, frame) in enumerate(still_frames(spec)):
-        t0 = time.perf_counter()
-        result = recognizer.recognize(frame)
-        ms = (time.perf_counter() - t0) * 1e3
-        summary.add(result, ms)
-        _report(i, result, ms, opts, emit, name)
-        view = annotate(frame, result)
-        if opts.output is not None:
-            target = opts.output / name if folder_out else opts.output
-            if not cv2.imwrite(str(target), view):
-                raise SourceError(f"cannot write {target}")
-        if window.show(view, crops_mosaic(result.crops) if opts.debug else None, wait_ms=0) in KEY_QUIT:
-            summary.ended = "quit"
+        if not step(i, frame, name):
             break
-        if opts.max_frames and summary.frames >= opts.max_frames:
-            break
-    return summary
+    return step.summary
 
 
-def _run_video(spec: SourceSpec, recognizer, opts: DetectOptions, window: Window, emit, log) -> Summary:
+def _run_video(spec: SourceSpec, make_step: Callable[[Capture], FrameStep]) -> Summary:
     capture = open_capture(spec)
-    stabilizer = LabelStabilizer(window=opts.stabilize_window)
-    writer = None
-    summary = Summary()
-    fps_avg = None
-    last = time.perf_counter()
+    step = make_step(capture)
     frames = capture.frames()
     try:
         for i, frame in enumerate(frames):
-            t0 = time.perf_counter()
-            result = stabilizer.update(recognizer.recognize(frame))
-            ms = (time.perf_counter() - t0) * 1e3
-            summary.add(result, ms)
-            now = time.perf_counter()
-            fps_avg = (
-                1 / max(now - last, 1e-6) if fps_avg is None else 0.9 * fps_avg + 0.1 / max(now - last, 1e-6)
-            )
-            last = now
-            _report(i, result, ms, opts, emit)
-            view = annotate(frame, result, fps=fps_avg)
-            if opts.output is not None:
-                writer = writer or _open_writer(opts.output, view, capture.fps)
-                writer.write(view)
-            key = window.show(view, crops_mosaic(result.crops) if opts.debug else None)
-            if _handle_key(key, window, view, i, opts, summary, log):
-                summary.ended = "quit"
-                return summary
-            if opts.max_frames and summary.frames >= opts.max_frames:
-                summary.ended = f"stopped after {opts.max_frames} frames"
-                return summary
-        if capture.dropped:
-            summary.ended = "the stream ended or dropped a frame"
-        return summary
+            if not step(i, frame):
+                return step.summary
     finally:
         frames.close()  # releases the capture even when we stop early
-        if writer is not None:
-            writer.release()
+    if capture.dropped:
+        step.summary.ended = "the stream ended or dropped a frame"
+    return step.summary
 
 
-def _handle_key(
-    key: int, window: Window, view: np.ndarray, index: int, opts: DetectOptions, summary: Summary, log
-) -> bool:
-    """Act on a key of the live view; True means quit. Space pauses until space again (or q/Esc)."""
-    while True:
-        if key in KEY_QUIT:
-            return True
-        if key == KEY_SNAPSHOT:
-            path = opts.snapshot_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{index}.png"
-            if not cv2.imwrite(str(path), view):
-                raise SourceError(f"cannot write snapshot {path}")
-            summary.snapshots.append(str(path))
-            log(f"saved {path}")
-            return False
-        if key != KEY_PAUSE or not window.enabled:
-            return False
-        key = -1
-        while key not in KEY_QUIT | {KEY_PAUSE, KEY_SNAPSHOT}:
-            if not window.enabled:  # the window went away while paused
-                return False
-            key = window.show(view, wait_ms=50)
-        if key == KEY_PAUSE:
-            return False
-
-
-def _open_writer(path: Path, view: np.ndarray, fps: float) -> cv2.VideoWriter:
-    codec = VIDEO_CODECS.get(path.suffix.lower())
-    if codec is None:
-        raise UsageError(f"--output {path}: a video source needs a video file ({', '.join(VIDEO_CODECS)})")
+def _open_writer(path: Path, view: np.ndarray, fps: float | None) -> cv2.VideoWriter:
+    codec = VIDEO_CODECS[path.suffix.lower()]
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (view.shape[1], view.shape[0]))
     if not writer.isOpened():

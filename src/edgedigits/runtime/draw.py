@@ -1,15 +1,16 @@
-"""Annotated views of a recognition: boxes, labels with confidence, the numbers read, FPS."""
+"""Annotated views of a recognition: boxes, labels with confidence, the numbers read, FPS; --debug views."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from edgedigits.runtime.recognizer import Recognition
+from edgedigits.runtime.recognizer import Detection, Recognition
 
 BOX_COLOR = (0, 200, 0)
 LOW_COLOR = (0, 140, 255)  # orange for detections below LOW_CONFIDENCE
 LINE_COLOR = (255, 90, 0)
+REJECTED_COLOR = (150, 150, 150)  # grey: a mark the model called "not a digit" must never look like one
 LOW_CONFIDENCE = 0.6
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -24,11 +25,18 @@ def _bgr(frame: np.ndarray) -> np.ndarray:
     return frame.copy()
 
 
-def annotate(frame: np.ndarray, result: Recognition, fps: float | None = None) -> np.ndarray:
-    """A BGR copy of ``frame`` with every detection boxed and labelled and every number written above."""
+def annotate(
+    frame: np.ndarray, result: Recognition, fps: float | None = None, show_rejected: bool = False
+) -> np.ndarray:
+    """A BGR copy of ``frame`` with every detection boxed and labelled and every number written above.
+    ``show_rejected`` (--debug) also marks what was found but rejected as not a digit: thin grey boxes
+    tagged "x", drawn first so a digit's box always stays on top."""
     out = _bgr(frame)
-    scale = max(0.4, min(out.shape[:2]) / 900)
+    scale = max(0.5, min(out.shape[:2]) / 900)
     thick = max(1, round(scale * 2))
+    if show_rejected:
+        for d in result.rejected:
+            _rejected_mark(out, d, scale)
     for line in result.lines:
         x, y, w, h = line.box
         cv2.rectangle(out, (x - 4, y - 4), (x + w + 4, y + h + 4), LINE_COLOR, 1)
@@ -56,15 +64,33 @@ def annotate(frame: np.ndarray, result: Recognition, fps: float | None = None) -
     return out
 
 
-def crops_mosaic(crops: np.ndarray, cell: int = 56, columns: int = 10) -> np.ndarray:
-    """The normalized 28x28 model inputs side by side (for --debug), as a BGR image."""
+def _rejected_mark(out: np.ndarray, d: Detection, scale: float) -> None:
+    x, y, w, h = d.box
+    cv2.rectangle(out, (x, y), (x + w, y + h), REJECTED_COLOR, 1)
+    cv2.putText(out, "x", (x + 2, y + h - 3), FONT, scale * 0.7, REJECTED_COLOR, 1, cv2.LINE_AA)
+
+
+def crops_mosaic(
+    crops: np.ndarray, digits: list[Detection] | None = None, cell: int = 84, columns: int = 6
+) -> np.ndarray:
+    """The normalized 28x28 model inputs (--debug) as a BGR grid: each one 3x, on a separated cell, its
+    label and confidence under it when ``digits`` (``digits[i]`` read from ``crops[i]``) is given."""
+    caption, gap = 22, 4
     if len(crops) == 0:
-        return np.zeros((cell, cell, 3), np.uint8)
-    rows = -(-len(crops) // columns)
-    mosaic = np.zeros((rows * cell, min(len(crops), columns) * cell), np.uint8)
+        empty = np.full((cell, 3 * cell, 3), 40, np.uint8)
+        cv2.putText(empty, "no digits", (10, cell // 2 + 6), FONT, 0.6, (200, 200, 200), 1, cv2.LINE_AA)
+        return empty
+    rows, cols = -(-len(crops) // columns), min(len(crops), columns)
+    step_x, step_y = cell + gap, cell + caption + gap
+    mosaic = np.full((rows * step_y + gap, cols * step_x + gap, 3), 40, np.uint8)
+    digits = digits or []
     for i, crop in enumerate(crops):
         r, c = divmod(i, columns)
-        mosaic[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell] = cv2.resize(
-            (crop * 255).astype(np.uint8), (cell, cell), interpolation=cv2.INTER_NEAREST
-        )
-    return cv2.cvtColor(mosaic, cv2.COLOR_GRAY2BGR)
+        x, y = gap + c * step_x, gap + r * step_y
+        big = cv2.resize((crop * 255).astype(np.uint8), (cell, cell), interpolation=cv2.INTER_NEAREST)
+        mosaic[y : y + cell, x : x + cell] = big[:, :, None]
+        if i < len(digits):
+            d = digits[i]
+            color = BOX_COLOR if d.confidence >= LOW_CONFIDENCE else LOW_COLOR
+            cv2.putText(mosaic, f"{d.label} {d.confidence:.2f}", (x + 2, y + cell + 16), FONT, 0.5, color, 1)
+    return mosaic
