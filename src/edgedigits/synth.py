@@ -131,6 +131,425 @@ def make_scene(
     return Scene(img, boxes, out_labels, indices)
 
 
+# --- pages: notebooks, columns, clutter, other hands, pencil, forms -----------------------------------
+
+PAGE_KINDS = ("blank", "notebook", "column", "clutter", "hands", "pencil", "form")
+STYLES = ("tune", "heldout")  # heldout: the pen hand and pen marks of edgedigits.penhand, never tuned on
+HELDOUT_SEED = 1_000_000  # seeds from here on are held out: never looked at while tuning
+HERSHEY_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+)
+# non-digits for clutter (and the training's outlier exposure): letters and symbols that no digit resembles
+HERSHEY_MARKS = tuple("ACEFHKMNPRTUVWXYacdefhkmnprtuvwxy#@*+%&?=<>$")
+SHAPE_MARKS = ("box", "circled_cross", "zigzag", "scribble", "dash", "triangle", "arrow")
+INK_COLORS = ((0.8, 0.75, 0.7), (0.55, 0.7, 0.8), (0.7, 0.7, 0.7))  # absorption B, G, R: black, blue, grey
+RULE_COLOR = (0.12, 0.25, 0.35)  # blue-grey rules absorb little blue
+MARGIN_COLOR = (0.35, 0.4, 0.08)  # red margin line
+
+
+@dataclass(frozen=True)
+class Page:
+    image: np.ndarray  # uint8 BGR
+    boxes: list[Box]  # every digit's ink box
+    labels: list[int]
+    numbers: list[tuple[str, Box]]  # every written number: its digits' labels and its box
+    kind: str
+
+
+def _tight(alpha: np.ndarray, level: float = 0.5) -> Box:
+    ys, xs = np.nonzero(alpha > level)
+    if len(xs) == 0:
+        return (0, 0, 0, 0)
+    return (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+
+
+def _fit_height(alpha: np.ndarray, height: int, slant: float = 0.0, by_side: bool = False) -> np.ndarray:
+    """Crop ``alpha`` to its ink, shear it by ``slant``, scale it to ``height`` (its longer side's length
+    with ``by_side``) and pad it."""
+    x, y, w, h = _tight(alpha, 0.2)
+    crop = alpha[y : y + h, x : x + w]
+    if slant:
+        pad = int(abs(slant) * h) + 2
+        crop = cv2.copyMakeBorder(crop, 0, 0, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        shear = np.float32([[1, -slant, slant * h / 2], [0, 1, 0]])
+        crop = cv2.warpAffine(crop, shear, (crop.shape[1], crop.shape[0]), flags=cv2.INTER_LINEAR)
+        x, y, w, h = _tight(crop, 0.2)
+        crop = crop[y : y + h, x : x + w]
+    scale = height / (max(crop.shape) if by_side else crop.shape[0])
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    out = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return cv2.copyMakeBorder(np.clip(out, 0, 1), 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
+
+
+def hershey_alpha(text: str, height: int, rng: np.random.Generator, by_side: bool = False) -> np.ndarray:
+    """``text`` in a random OpenCV Hershey font, stroke width and slant, ``height`` px tall."""
+    font = HERSHEY_FONTS[int(rng.integers(len(HERSHEY_FONTS)))]
+    canvas = np.zeros((170, 60 + 110 * len(text)), np.uint8)
+    cv2.putText(canvas, text, (30, 125), font, 3.0, 255, int(rng.integers(2, 8)), cv2.LINE_AA)
+    return _fit_height(canvas.astype(np.float32) / 255, height, rng.uniform(-0.3, 0.3), by_side)
+
+
+def shape_alpha(kind: str, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A drawn non-digit shape (box, circled cross, zig-zag, scribble, dash, triangle, arrow)."""
+    size = 96
+    canvas = np.zeros((size, size), np.uint8)
+    thick = int(rng.integers(3, 10))
+
+    def pt(lo: float = 0.1, hi: float = 0.9) -> tuple[int, int]:
+        return int(rng.uniform(lo, hi) * size), int(rng.uniform(lo, hi) * size)
+
+    if kind == "box":
+        x0, y0 = int(rng.uniform(0.05, 0.3) * size), int(rng.uniform(0.05, 0.3) * size)
+        cv2.rectangle(canvas, (x0, y0), (size - x0, size - y0), 255, thick)
+    elif kind == "circled_cross":
+        c, r = size // 2, int(size * 0.42)
+        cv2.circle(canvas, (c, c), r, 255, thick)
+        d = int(r * 0.7)
+        cv2.line(canvas, (c - d, c - d), (c + d, c + d), 255, thick)
+        cv2.line(canvas, (c - d, c + d), (c + d, c - d), 255, thick)
+    elif kind == "zigzag":
+        n = int(rng.integers(4, 9))
+        xs = np.linspace(0.05, 0.95, n) * size
+        ys = np.where(np.arange(n) % 2 == 0, 0.2, 0.8) * size + rng.normal(0, 4, n)
+        cv2.polylines(canvas, [np.stack([xs, ys], 1).astype(np.int32)], False, 255, thick)
+    elif kind == "scribble":
+        pts = np.array([pt() for _ in range(int(rng.integers(5, 12)))], np.int32)
+        cv2.polylines(canvas, [pts], False, 255, thick)
+    elif kind == "dash":
+        y = size // 2
+        cv2.line(canvas, (5, y), (size - 5, y + int(rng.integers(-15, 16))), 255, thick)
+    elif kind == "triangle":
+        pts = np.array([(size // 2, 5), (5, size - 5), (size - 5, size - 5)], np.int32)
+        cv2.polylines(canvas, [pts], True, 255, thick)
+    elif kind == "arrow":
+        cv2.arrowedLine(canvas, pt(0.05, 0.3), pt(0.7, 0.95), 255, thick, tipLength=0.35)
+    else:
+        raise ValueError(f"unknown shape {kind!r}")
+    alpha = cv2.GaussianBlur(canvas, (3, 3), 0).astype(np.float32) / 255
+    return _fit_height(alpha, height, by_side=True)
+
+
+def tune_mark(height: int, rng: np.random.Generator) -> np.ndarray:
+    """A non-digit mark of the tuning style: a Hershey letter or symbol, or a drawn shape."""
+    if rng.random() < 0.5:
+        return hershey_alpha(HERSHEY_MARKS[int(rng.integers(len(HERSHEY_MARKS)))], height, rng, by_side=True)
+    return shape_alpha(SHAPE_MARKS[int(rng.integers(len(SHAPE_MARKS)))], height, rng)
+
+
+class _Sheet:
+    """A page being drawn: paper light, ink absorption layers, and the ground truth."""
+
+    def __init__(self, rng: np.random.Generator, width: int, height: int) -> None:
+        self.rng, self.w, self.h = rng, width, height
+        self.light = _paper(rng, SceneParams(width=width, height=height))
+        self.absorb = np.zeros((height, width, 3), np.float32)
+        self.boxes: list[Box] = []
+        self.labels: list[int] = []
+        self.numbers: list[tuple[str, Box]] = []
+        self.taken: list[Box] = []  # boxes of everything written, to keep new marks apart
+
+    def ink(self, alpha: np.ndarray, x: int, y: int, color: Sequence[float], strength: float = 1.0) -> Box:
+        """Lay ``alpha`` with its top-left at (x, y); returns the frame box of its ink (clipped)."""
+        ah, aw = alpha.shape
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + aw, self.w), min(y + ah, self.h)
+        if x1 <= x0 or y1 <= y0:
+            return (0, 0, 0, 0)
+        a = alpha[y0 - y : y1 - y, x0 - x : x1 - x, None] * (np.asarray(color, np.float32) * strength)
+        region = self.absorb[y0:y1, x0:x1]
+        region[:] = 1 - (1 - region) * (1 - np.clip(a, 0, 1))
+        bx, by, bw, bh = _tight(alpha[y0 - y : y1 - y, x0 - x : x1 - x])
+        return (x0 + bx, y0 + by, bw, bh)
+
+    def line(self, p0, p1, thickness: int, color: Sequence[float], strength: float = 1.0) -> None:
+        """A ruled or drawn straight line from p0 to p1 (float points), anti-aliased."""
+        layer = np.zeros((self.h, self.w), np.uint8)
+        shift = 4
+        a = tuple(int(round(v * (1 << shift))) for v in p0)
+        b = tuple(int(round(v * (1 << shift))) for v in p1)
+        cv2.line(layer, a, b, 255, max(1, thickness), cv2.LINE_AA, shift)
+        self.ink(layer.astype(np.float32) / 255, 0, 0, color, strength)
+
+    def write_number(
+        self,
+        text,
+        inks,
+        x: float,
+        bottom: float,
+        height: int,
+        gap: float,
+        tilt: float,
+        color,
+        strength: float,
+    ) -> float:
+        """Write ``text`` with ink sources starting at ``x`` with ink bottoms on ``bottom`` (+ tilt * x).
+        Returns the x after the number; records the digits and the number as ground truth."""
+        boxes = []
+        for ch, alpha in zip(text, inks, strict=True):
+            bx, by, bw, bh = _tight(alpha)
+            dip = self.rng.uniform(-0.06, 0.04) * height
+            top = bottom + tilt * x - bh - by + dip
+            box = self.ink(alpha, int(round(x - bx)), int(round(top)), color, strength)
+            if box[2] and box[3]:
+                boxes.append(box)
+                self.boxes.append(box)
+                self.labels.append(int(ch))
+            x += bw + gap
+        if boxes:
+            x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+            x1 = max(b[0] + b[2] for b in boxes)
+            y1 = max(b[1] + b[3] for b in boxes)
+            self.numbers.append((text, (x0, y0, x1 - x0, y1 - y0)))
+            self.taken.append((x0, y0, x1 - x0, y1 - y0))
+        return x - gap
+
+    def finish(self, kind: str, blur=(0.0, 1.0), noise=(2.0, 6.0), jpeg=(50, 92)) -> Page:
+        rng = self.rng
+        tint = np.array([rng.uniform(0.9, 1.0), rng.uniform(0.93, 1.0), rng.uniform(0.95, 1.0)], np.float32)
+        img = self.light[:, :, None] * tint * (1 - self.absorb)
+        sigma = rng.uniform(*blur)
+        if sigma > 0.2:
+            img = cv2.GaussianBlur(img, (0, 0), sigma)
+        img = img + rng.normal(0, rng.uniform(*noise), img.shape).astype(np.float32)
+        ok, buf = cv2.imencode(
+            ".jpg",
+            np.clip(img, 0, 255).astype(np.uint8),
+            [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(*jpeg))],
+        )
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        return Page(cv2.imdecode(buf, cv2.IMREAD_COLOR), self.boxes, self.labels, self.numbers, kind)
+
+
+class Inks:
+    """Where a page's digits and marks come from: MNIST test digits, Hershey fonts, or the pen hand."""
+
+    def __init__(self, split: Split, style: str = "tune") -> None:
+        if style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+        self.style = style
+        self.by_label = [np.flatnonzero(split.labels == d) for d in range(10)]
+        self.images, self.labels = split.images, split.labels
+
+    def mnist(self, label: int, height: int, rng: np.random.Generator, max_rot: float = 6.0) -> np.ndarray:
+        idx = self.by_label[label][int(rng.integers(len(self.by_label[label])))]
+        return _digit_alpha(self.images[idx], height, rng.uniform(-max_rot, max_rot))
+
+    def other_hand(self, label: int, height: int, rng: np.random.Generator) -> np.ndarray:
+        if self.style == "heldout":
+            from edgedigits.penhand import pen_digit
+
+            return pen_digit(label, height, rng)
+        return hershey_alpha(str(label), height, rng)
+
+    def mark(self, height: int, rng: np.random.Generator) -> np.ndarray:
+        if self.style == "heldout":
+            from edgedigits.penhand import pen_mark
+
+            return pen_mark(height, rng)[1]
+        return tune_mark(height, rng)
+
+
+def _number_text(rng: np.random.Generator, lo: int = 1, hi: int = 5) -> str:
+    return "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(lo, hi + 1))))
+
+
+def _pen(rng: np.random.Generator) -> tuple[tuple[float, float, float], float]:
+    return INK_COLORS[int(rng.integers(2))], rng.uniform(0.75, 1.0)
+
+
+def _free(box: Box, taken: Sequence[Box], margin: float) -> bool:
+    return not _overlaps(box, taken, margin)
+
+
+def _rules(sheet: _Sheet, spacing: float, tilt: float, start: float) -> list[float]:
+    """Blue-grey rules across the sheet (and maybe a red margin line); returns their y at x = 0."""
+    rng = sheet.rng
+    thick = int(rng.integers(1, 3 + sheet.h // 480))
+    strength = rng.uniform(0.6, 1.3)
+    ys = list(np.arange(start, sheet.h + abs(tilt) * sheet.w, spacing))
+    for y in ys:
+        sheet.line((0, y), (sheet.w, y + tilt * sheet.w), thick, RULE_COLOR, strength)
+    return ys
+
+
+def _notebook(sheet: _Sheet, inks: Inks, hand: bool) -> None:
+    rng, scale = sheet.rng, sheet.h / 480
+    spacing = rng.uniform(60, 80) * scale
+    tilt = np.tan(np.radians(rng.uniform(-3, 3)))
+    rules = _rules(sheet, spacing, tilt, rng.uniform(0.6, 1.2) * spacing)
+    margin = rng.uniform(0.08, 0.16) * sheet.w
+    if rng.random() < 0.8:
+        sheet.line((margin, 0), (margin - tilt * sheet.h, sheet.h), int(rng.integers(1, 3)), MARGIN_COLOR)
+    color, strength = _pen(rng)
+    for y in rules:
+        if y + tilt * sheet.w > sheet.h - 4 or y + tilt * sheet.w < spacing * 0.9 or rng.random() < 0.25:
+            continue
+        height = int(spacing * rng.uniform(0.45, 0.8))
+        x = margin + rng.uniform(10, 60) * scale
+        for _ in range(int(rng.integers(1, 4))):
+            text = _number_text(rng)
+            inks_ = [
+                inks.other_hand(int(c), height, rng) if hand else inks.mnist(int(c), height, rng)
+                for c in text
+            ]
+            width = sum(_tight(a)[2] for a in inks_) + 9 * scale * len(text)
+            if x + width > sheet.w - 10:
+                break
+            gap = rng.uniform(3, 9) * scale
+            x = sheet.write_number(text, inks_, x, y, height, gap, tilt, color, strength)
+            x += rng.uniform(1.2, 3.5) * height
+
+
+def _columns(sheet: _Sheet, inks: Inks) -> None:
+    """Columns of right-aligned numbers, the rows close enough that digits sit right above one another."""
+    rng, scale = sheet.rng, sheet.h / 480
+    color, strength = _pen(rng)
+    x_left = rng.uniform(0.03, 0.2) * sheet.w
+    while True:
+        height = int(rng.uniform(25, 60) * scale)
+        pitch = height * rng.uniform(1.1, 1.45)
+        rows = []
+        for _ in range(int((sheet.h * 0.9 - height) // pitch)):
+            text = _number_text(rng, 1, 4)
+            inks_ = [inks.mnist(int(c), height, rng) for c in text]
+            gap = rng.uniform(3, 9) * scale
+            rows.append((text, inks_, gap, sum(_tight(a)[2] for a in inks_) + gap * (len(text) - 1)))
+        x_right = x_left + max(r[3] for r in rows)
+        if x_right > sheet.w - 10:
+            return
+        y = rng.uniform(0.02, 0.08) * sheet.h + height
+        for text, inks_, gap, width in rows:
+            sheet.write_number(text, inks_, x_right - width, y, height, gap, 0.0, color, strength)
+            y += pitch
+        x_left = x_right + rng.uniform(1.5, 3) * height
+
+
+def _clutter(sheet: _Sheet, inks: Inks) -> None:
+    rng, scale = sheet.rng, sheet.h / 480
+    color, strength = _pen(rng)
+    for _ in range(int(rng.integers(3, 7))):  # numbers
+        height = int(rng.uniform(30, 90) * scale)
+        text = _number_text(rng, 1, 3)
+        inks_ = [inks.mnist(int(c), height, rng, max_rot=12) for c in text]
+        gap = rng.uniform(3, 9) * scale
+        width = sum(_tight(a)[2] for a in inks_) + gap * (len(text) - 1)
+        for _attempt in range(20):
+            x, y = rng.uniform(10, sheet.w - width - 10), rng.uniform(height + 10, sheet.h - 10)
+            if _free((int(x), int(y - height), int(width), height), sheet.taken, 0.4):
+                sheet.write_number(text, inks_, x, y, height, gap, 0.0, color, strength)
+                break
+    for _ in range(int(rng.integers(3, 9))):  # marks that are not digits
+        height = int(rng.uniform(30, 90) * scale)
+        alpha = inks.mark(height, rng)
+        ah, aw = alpha.shape
+        for _attempt in range(20):
+            x, y = int(rng.uniform(0, sheet.w - aw)), int(rng.uniform(0, sheet.h - ah))
+            box = (x, y, aw, ah)
+            if _free(box, sheet.taken, 0.3):
+                sheet.ink(alpha, x, y, color, strength)
+                sheet.taken.append(box)
+                break
+    for _ in range(int(rng.integers(1, 4))):  # long ruled lines across the sheet, slightly tilted
+        tilt = np.tan(np.radians(rng.uniform(-4, 4)))
+        thick, col = int(rng.integers(1, 4)), INK_COLORS[int(rng.integers(3))]
+        if rng.random() < 0.6:
+            y = rng.uniform(0.1, 0.9) * sheet.h
+            x0, x1 = rng.uniform(0, 0.3) * sheet.w, rng.uniform(0.7, 1) * sheet.w
+            sheet.line((x0, y), (x1, y + tilt * (x1 - x0)), thick, col, rng.uniform(0.5, 1.0))
+        else:
+            x = rng.uniform(0.1, 0.9) * sheet.w
+            y0, y1 = rng.uniform(0, 0.3) * sheet.h, rng.uniform(0.7, 1) * sheet.h
+            sheet.line((x, y0), (x + tilt * (y1 - y0), y1), thick, col, rng.uniform(0.5, 1.0))
+
+
+def _pencil(sheet: _Sheet, inks: Inks) -> None:
+    rng, scale = sheet.rng, sheet.h / 480
+    strength = rng.uniform(0.3, 0.5)  # grey graphite: a third to a half of a pen's contrast
+    lined = rng.random() < 0.5
+    spacing = rng.uniform(45, 65) * scale
+    rows = _rules(sheet, spacing, 0.0, spacing) if lined else list(np.arange(spacing, sheet.h, spacing))
+    for y in rows:
+        if y > sheet.h - 4 or rng.random() < 0.3:
+            continue
+        height = int(rng.uniform(18, min(40, 0.75 * spacing / scale)) * scale)
+        x = rng.uniform(20, 80) * scale
+        for _ in range(int(rng.integers(1, 4))):
+            text = _number_text(rng, 1, 4)
+            inks_ = [inks.mnist(int(c), height, rng) for c in text]
+            if x + sum(_tight(a)[2] + 9 * scale for a in inks_) > sheet.w - 10:
+                break
+            gap = rng.uniform(3, 8) * scale
+            x = sheet.write_number(text, inks_, x, y, height, gap, 0.0, INK_COLORS[2], strength)
+            x += rng.uniform(1.5, 4) * height
+    # a soft shadow (a hand or a phone) over part of the sheet
+    mask = np.zeros((sheet.h, sheet.w), np.float32)
+    pts = np.array([(rng.uniform(0, sheet.w), rng.uniform(0, sheet.h)) for _ in range(4)], np.int32)
+    cv2.fillPoly(mask, [cv2.convexHull(pts)], 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(8, 30) * scale)
+    sheet.light *= 1 - rng.uniform(0.25, 0.5) * mask
+
+
+def _form(sheet: _Sheet, inks: Inks) -> None:
+    rng, scale = sheet.rng, sheet.h / 720
+    row_h = rng.uniform(44, 56) * scale
+    cols = np.sort(rng.uniform(0.05, 0.95, int(rng.integers(4, 7))) * sheet.w)
+    edges = [0.03 * sheet.w, *[c for c in cols if 0.1 * sheet.w < c < 0.95 * sheet.w], 0.97 * sheet.w]
+    edges = [e for i, e in enumerate(edges) if i == 0 or e - edges[i - 1] > 140 * scale] or edges[:2]
+    top = 0.04 * sheet.h
+    rows = np.arange(top, 0.97 * sheet.h, row_h)
+    thick, col = int(rng.integers(1, 3)), (0.5, 0.5, 0.5)
+    for y in rows:
+        sheet.line((edges[0], y), (edges[-1], y), thick, col)
+    for x in edges:
+        sheet.line((x, rows[0]), (x, rows[-1]), thick, col)
+    color, strength = _pen(rng)
+    for r0, r1 in zip(rows, rows[1:], strict=False):
+        for c0, c1 in zip(edges, edges[1:], strict=False):
+            if rng.random() < 0.1:
+                continue
+            height = int((r1 - r0) * rng.uniform(0.5, 0.68))
+            text = _number_text(rng, 1, 4)
+            inks_ = [inks.mnist(int(c), height, rng) for c in text]
+            gap = rng.uniform(3, 8) * scale
+            width = sum(_tight(a)[2] for a in inks_) + gap * (len(text) - 1)
+            if width > (c1 - c0) - 16:
+                continue
+            x = c0 + rng.uniform(6, max(7, (c1 - c0) - width - 8))
+            sheet.write_number(
+                text, inks_, x, r1 - rng.uniform(0.12, 0.25) * (r1 - r0), height, gap, 0.0, color, strength
+            )
+
+
+def make_page(kind: str, inks: Inks, rng: np.random.Generator, width: int = 640, height: int = 480) -> Page:
+    """A camera frame of one of ``PAGE_KINDS`` with ground truth for every digit and number."""
+    if kind not in PAGE_KINDS:
+        raise ValueError(f"kind must be one of {PAGE_KINDS}, got {kind!r}")
+    if kind == "blank":  # the runtime's first condition: MNIST digits spread over blank paper
+        scene = make_scene(inks.images, inks.labels, rng, SceneParams(width=width, height=height))
+        return Page(scene.image, scene.boxes, scene.labels, [], kind)
+    if kind == "form":
+        width, height = max(width, 1280), max(height, 720)
+    sheet = _Sheet(rng, width, height)
+    if kind == "notebook":
+        _notebook(sheet, inks, hand=False)
+    elif kind == "hands":
+        _notebook(sheet, inks, hand=True)
+    elif kind == "column":
+        _columns(sheet, inks)
+    elif kind == "clutter":
+        _clutter(sheet, inks)
+    elif kind == "pencil":
+        _pencil(sheet, inks)
+    elif kind == "form":
+        _form(sheet, inks)
+    return sheet.finish(kind)
+
+
 @dataclass
 class Score:
     truths: int = 0

@@ -12,7 +12,7 @@ import numpy as np
 from edgedigits.errors import FrameError, UsageError
 from edgedigits.runtime.boxes import Box
 from edgedigits.runtime.normalize import NormalizeParams, to_mnist
-from edgedigits.runtime.segment import POLARITIES, SegmentParams, find_blobs, ink_mask, to_gray
+from edgedigits.runtime.segment import POLARITIES, SegmentParams, find_blobs, ink_mask, remove_rules, to_gray
 from edgedigits.runtime.session import OnnxModel
 
 
@@ -100,16 +100,17 @@ class DigitRecognizer:
             raise FrameError(f"frame must be uint8, got {gray.dtype}")
         if gray.size == 0:
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
-        found = find_blobs(ink_mask(gray, self.polarity, self.segment), self.segment)
-        if not found:
+        clean, _ = remove_rules(ink_mask(gray, self.polarity, self.segment), self.segment)
+        found = find_blobs(clean, self.segment)
+        if not len(found):
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
-        blobs = [blob for blob, _ in found]
-        crops = np.stack([to_mnist(own_ink, self.normalize) for _, own_ink in found])
+        blobs = [tuple(int(v) for v in box) for box in found.boxes]
+        crops = np.stack([to_mnist(ink, self.normalize) for ink in found.inks])
         probs = self._probabilities(crops)
         labels = probs.argmax(1)
         keep = probs[np.arange(len(probs)), labels] >= self.min_confidence
         digits = [
-            Detection(int(self.labels[k]), float(p[k]), b.box)
+            Detection(int(self.labels[k]), float(p[k]), b)
             for b, p, k, kept in zip(blobs, probs, labels, keep, strict=True)
             if kept
         ]

@@ -1,19 +1,19 @@
 """Find digit-sized ink blobs on paper-like frames (pure functions of a frame; torch-free).
 
 Pipeline: grayscale -> (invert for light-on-dark) -> light blur -> adaptive threshold, so uneven light
-does not matter -> open away specks -> outer contours -> merge pieces of one broken digit ->
-filter by size, aspect and ink ratio. Every constant is a field of ``SegmentParams``.
+does not matter -> open away specks -> take out ruled/margin/table lines (repairing the strokes they
+crossed) -> connected pieces -> join each fragment to its digit -> filter by size, aspect and ink ratio.
+Every constant is a field of ``SegmentParams``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from edgedigits.errors import FrameError, UsageError
-from edgedigits.runtime.boxes import Box
 
 POLARITIES = ("dark-on-light", "light-on-dark", "auto")
 
@@ -26,10 +26,18 @@ class SegmentParams:
     block_frac: float = 0.12  # adaptive-threshold window, as a fraction of the frame's short side:
     # wider than the thickest stroke (else stroke cores vanish), narrower than a lighting gradient
     threshold_offset: float = 18.0  # ink must be this many grey levels darker than its neighbourhood
-    open_ksize: int = 2  # removes specks smaller than this before finding contours; 0 turns it off
-    speck_px: int = 12  # pieces with a smaller contour area are noise, not digit pieces
-    merge_overlap: float = 0.1  # pieces overlapping horizontally by this fraction of the narrower ...
-    merge_gap_frac: float = 0.3  # ... and vertically closer than this fraction of the taller merge
+    open_ksize: int = 2  # removes specks smaller than this before finding pieces; 0 turns it off
+    speck_px: int = 12  # pieces with fewer ink pixels are noise, not digit pieces
+    rule_min_frac: float = 0.25  # a straight run this long (fraction of the frame's side) is a rule or
+    # a table line, never a digit: the widest digit stroke on a 640x480 frame is well under 160 px
+    rule_run_frac: float = 0.05  # rules are found as straight runs of at least this fraction of the side
+    rule_aspect: float = 25.0  # and this many times longer than thick: a tall 1 is a thick short line
+    rule_tolerance_px: int = 2
+    rule_density: float = 0.6  # a faint rule thresholds into dashes: this much ink along a run will do
+    rule_piece_px: int = 96  # a rule's centre line is fitted over pieces this long (curled pages)  # a rule may wander this far off a straight run (tilt, lens, paper curl)
+    merge_fragment: float = 0.55  # a piece shorter than this fraction of a neighbour is a fragment of it
+    merge_overlap: float = 0.3  # a fragment overlapping its host horizontally by this fraction of its width
+    merge_gap_frac: float = 0.3  # ... and vertically closer than this fraction of the host's height joins it
     min_height_px: int = 14  # shorter blobs cannot be read at 28x28
     max_height_frac: float = 0.9  # taller than this fraction of the frame: a border or shadow, not a digit
     max_aspect: float = 2.2  # width / height; a sloppy 2 or 5 can be twice as wide as tall, a ruled line more
@@ -41,6 +49,10 @@ class SegmentParams:
             raise UsageError(f"blur_ksize must be 0 or odd, got {self.blur_ksize}")
         if not 0 < self.block_frac < 1:
             raise UsageError(f"block_frac must be in (0, 1), got {self.block_frac}")
+        if not 0 < self.rule_run_frac <= self.rule_min_frac <= 1:
+            raise UsageError("need 0 < rule_run_frac <= rule_min_frac <= 1")
+        if not 0 < self.merge_fragment < 1:
+            raise UsageError(f"merge_fragment must be in (0, 1), got {self.merge_fragment}")
         if not 0 <= self.min_ink_ratio < self.max_ink_ratio <= 1:
             raise UsageError("need 0 <= min_ink_ratio < max_ink_ratio <= 1")
 
@@ -85,71 +97,246 @@ def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarr
     return mask
 
 
+def remove_rules(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, np.ndarray]:
+    """Take ruled, margin, table and grid lines out of an ink mask; returns (clean mask, rule pixels).
+
+    A rule is a straight run of ink far longer and thinner than any digit. Runs are looked for in a copy
+    of the mask thickened across the run's direction (and with small gaps closed along it), so a slightly
+    tilted or faint rule still forms one run. The rule's centre line is then fitted piece by piece and only
+    ink within the rule's own thickness of it is taken, so a digit that touches the rule keeps its strokes;
+    where a stroke crossed the rule, the cut is closed again across it."""
+    clean, removed = mask, np.zeros_like(mask)
+    for horizontal in (True, False):
+        # work on a view in which the rules run along x; the transpose of a view costs nothing
+        view = clean if horizontal else clean.T
+        rule = _rule_pixels(np.ascontiguousarray(view), params)
+        if rule is None:
+            continue
+        rule &= view
+        cut = cv2.subtract(view, rule)
+        reach = 2 * params.rule_tolerance_px + 3  # a crossing stroke's cut is at most this tall
+        kept = cv2.morphologyEx(cut, cv2.MORPH_CLOSE, np.ones((reach, 1), np.uint8)) & rule
+        cut |= kept
+        gone = cv2.subtract(rule, kept)
+        clean = cut if horizontal else np.ascontiguousarray(cut.T)
+        removed |= gone if horizontal else gone.T
+    return clean, removed
+
+
+def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> np.ndarray | None:
+    """Pixels of the near-horizontal rules of ``mask`` (None when it has none).
+
+    Rules are found at half resolution (a 2x2 block with any ink is ink, so thin rules survive), which
+    quarters the cost of the long morphological runs. Each rule's centre row per column is a straight fit
+    (refitted without the columns a nearby stroke bulged) plus the residual's median over pieces of
+    ``rule_piece_px``, so a curled page's bent rule is followed but a stroke lying along it is not. All
+    rules of a frame are fitted together in arrays, so many rules cost about as much as one."""
+    h, w = mask.shape
+    small = cv2.resize(mask, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    small = (small > 0).astype(np.uint8) * 255
+    sh, sw = small.shape
+    tol = max(1, params.rule_tolerance_px // 2)
+    run = max(3, int(params.rule_run_frac * sw))
+    thick = cv2.dilate(small, np.ones((2 * tol + 1, 1), np.uint8))
+    # mostly ink along a run: a faint rule that thresholded into dashes still counts, a digit does not
+    density = cv2.blur(thick, (run, 1), borderType=cv2.BORDER_REPLICATE)
+    band = (density >= 255 * params.rule_density).astype(np.uint8) * 255
+    contours, _ = cv2.findContours(band, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    pieces = []  # straight, thin runs: whole rules, or the pieces of one that faded next to a digit
+    for c in contours:
+        _, _, cw, _ = cv2.boundingRect(c)
+        if cw >= 2 * run and cw >= params.rule_aspect / 3 * (cv2.contourArea(c) / cw - 2 * tol):
+            pieces.append(c)
+    if not pieces:
+        return None
+    ids = np.zeros_like(band, np.int32)  # which piece each band pixel belongs to (1-based)
+    for k, c in enumerate(pieces):
+        cv2.drawContours(ids, [c], -1, k + 1, thickness=cv2.FILLED)
+    ys, xs = np.nonzero(band & (ids > 0).astype(np.uint8))
+    key = (ids[ys, xs] - 1) * sw + xs
+    count = np.bincount(key, minlength=len(pieces) * sw).reshape(len(pieces), sw)
+    rowsum = np.bincount(key, weights=ys, minlength=len(pieces) * sw).reshape(len(pieces), sw)
+    centre, slope = _fit_rules(
+        np.where(count > 0, rowsum / np.maximum(count, 1), np.nan), params.rule_piece_px // 2
+    )
+    keep = _collinear_long(centre, slope, (count > 0).sum(1) / np.maximum(count.sum(1), 1), params, tol)
+    if not keep.any():
+        return None
+    centre = centre[keep]
+    # to full resolution: every full-res column, its centre row and the rule's half thickness
+    cols = np.arange(w)
+    present = ~np.isnan(centre)
+    full = 2 * centre[:, np.minimum(cols // 2, sw - 1)] + 0.5
+    full_present = present[:, np.minimum(cols // 2, sw - 1)]
+    half = _half_thickness(mask, full, full_present) + 1.0
+    out = np.zeros_like(mask)
+    for k in range(len(centre)):  # paint each rule's band of half-thickness around its centre line
+        on = np.flatnonzero(full_present[k])
+        top = max(0, int(np.nanmin(full[k]) - half[k]))
+        bottom = min(h, int(np.nanmax(full[k]) + half[k]) + 2)
+        rows = np.arange(top, bottom, dtype=np.float32)[:, None]
+        inside = np.abs(rows - full[k, on][None, :]) <= half[k]
+        out[top:bottom, on] |= inside.astype(np.uint8) * 255
+    return out
+
+
+def _fit_rules(centre: np.ndarray, piece: int) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth per-column centre rows ``centre`` [rules, columns] (NaN where a rule has no band) into
+    straight-plus-gently-bent centre lines, NaN outside each rule."""
+    n, w = centre.shape
+    present = ~np.isnan(centre)
+    cols = np.broadcast_to(np.arange(w, dtype=np.float64), centre.shape)
+    use = present.copy()
+    line = np.zeros_like(centre)
+    for limit in (np.inf, 3.0, 1.5):  # least squares per rule, refitted without outlying columns
+        use = present & (np.abs(centre - line) <= limit) if np.isfinite(limit) else present
+        cnt = np.maximum(use.sum(1, keepdims=True), 1)
+        mx = np.where(use, cols, 0).sum(1, keepdims=True) / cnt
+        my = np.where(use, centre, 0).sum(1, keepdims=True) / cnt
+        dx = np.where(use, cols - mx, 0)
+        var = np.maximum((dx**2).sum(1, keepdims=True), 1e-9)
+        slope = (dx * np.where(use, centre - my, 0)).sum(1, keepdims=True) / var
+        line = my + slope * (cols - mx)
+    use = present & (np.abs(centre - line) <= 1.5)  # only a gentle bend is followed, never a bulge
+    pieces = -(-w // piece)
+    residual = np.full((n, pieces * piece), np.nan)
+    residual[:, :w] = np.where(use, centre - line, np.nan)
+    ordered = np.sort(residual.reshape(n, pieces, piece), axis=2)  # NaN sorts last
+    valid = (~np.isnan(ordered)).sum(2)
+    knots = np.take_along_axis(ordered, (np.maximum(valid - 1, 0) // 2)[:, :, None], 2)[:, :, 0]
+    knots = np.where(valid > 0, knots, 0.0)
+    # linear interpolation of the knots (at each piece's middle) to every column
+    pos = np.clip((np.arange(w) - piece / 2.0) / piece, 0, pieces - 1)
+    left = np.floor(pos).astype(np.int64)
+    right = np.minimum(left + 1, pieces - 1)
+    frac = pos - left
+    bend = knots[:, left] * (1 - frac) + knots[:, right] * frac
+    return np.where(present, line + bend, np.nan), slope[:, 0]
+
+
+def _collinear_long(
+    centre: np.ndarray, slope: np.ndarray, inv_thickness: np.ndarray, params: SegmentParams, tol: int
+) -> np.ndarray:
+    """Which runs are rules: those whose line, together with the runs lying on the same straight line
+    (one rule broken where it faded next to digits), is long and thin enough.
+
+    ``centre`` [runs, columns] is NaN off each run; ``inv_thickness`` is 1 / (band pixels per column)."""
+    n, w = centre.shape
+    cols = np.arange(w)
+    length = (~np.isnan(centre)).sum(1)
+    mid = np.array([np.nanmean(np.where(np.isnan(c), np.nan, cols)) for c in centre])
+    at_mid = centre[np.arange(n), np.clip(np.round(mid).astype(np.int64), 0, w - 1)]
+    at_mid = np.where(np.isnan(at_mid), np.nanmean(centre, 1), at_mid)
+    y_centre = at_mid + slope * (w / 2 - mid)  # each run's line, extended to the frame's middle column
+    order = np.argsort(y_centre)
+    group = np.zeros(n, np.int64)
+    g = 0
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        # b continues a's line: it passes within the tolerance of a's extension and has a like slope
+        at_b = at_mid[a] + slope[a] * (mid[b] - mid[a])
+        if not (abs(at_b - at_mid[b]) <= 2 * tol and abs(slope[a] - slope[b]) <= 0.03):
+            g += 1
+        group[b] = g
+    total = np.bincount(group, weights=length)
+    thickness = np.bincount(group, weights=length / np.maximum(inv_thickness, 1e-9)) / np.maximum(total, 1)
+    thickness = np.maximum(thickness - 2 * tol, 0)
+    rule = (total >= params.rule_min_frac * w) & (total >= params.rule_aspect * thickness)
+    return rule[group]
+
+
+def _half_thickness(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, reach: int = 6) -> np.ndarray:
+    """Half of each rule's ink thickness: the median, over its columns, of the ink within ``reach`` rows
+    of its centre line (a digit crossing it thickens only a few columns)."""
+    offsets = np.arange(-reach, reach + 1)[None, :, None]
+    safe = np.where(present, centre, 0)
+    rows = np.clip(np.round(safe)[:, None, :].astype(np.int64) + offsets, 0, mask.shape[0] - 1)
+    counts = (mask[rows, np.arange(mask.shape[1])[None, None, :]] > 0).sum(1).astype(np.float64)
+    counts[~present] = np.nan
+    return np.maximum(np.nanmedian(counts, axis=1), 1.0) / 2
+
+
 @dataclass(frozen=True)
-class Blob:
-    box: Box
-    contours: tuple[np.ndarray, ...]  # outer contours of the pieces that make up this digit
+class Blobs:
+    """Digit candidates of one frame: boxes (x, y, w, h) and each one's own ink."""
 
-    def own_mask(self, mask: np.ndarray) -> np.ndarray:
-        """The blob's ink inside its box, without a neighbour's stroke that reaches into the box."""
-        x, y, w, h = self.box
-        inside = np.zeros((h, w), np.uint8)
-        cv2.drawContours(inside, list(self.contours), -1, 255, thickness=cv2.FILLED, offset=(-x, -y))
-        return cv2.bitwise_and(inside, mask[y : y + h, x : x + w])
+    boxes: np.ndarray  # int [N, 4]
+    inks: list[np.ndarray] = field(repr=False)  # uint8 box-sized masks: the candidate's pieces only
+
+    def __len__(self) -> int:
+        return len(self.boxes)
 
 
-def find_blobs(mask: np.ndarray, params: SegmentParams) -> list[tuple[Blob, np.ndarray]]:
-    """Digit candidates of an ink mask, each with its own ink (a uint8 crop of its box)."""
+def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
+    """Digit candidates of a (rule-free) ink mask: outer contours, fragments joined to their digit,
+    then size, aspect and ink-ratio filters. Linear in the number of pieces, vectorized across them."""
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pieces = [
-        Blob(tuple(int(v) for v in cv2.boundingRect(c)), (c,))
-        for c in contours
-        if cv2.contourArea(c) >= params.speck_px
-    ]
-    kept = []
-    for blob in _merge_pieces(pieces, params):
-        if _shape_ok(blob.box, mask.shape[0], params):
-            ink = blob.own_mask(mask)
-            if params.min_ink_ratio <= cv2.countNonZero(ink) / float(ink.size) <= params.max_ink_ratio:
-                kept.append((blob, ink))
-    return kept
+    contours = [c for c in contours if cv2.contourArea(c) >= params.speck_px]
+    if not contours:
+        return Blobs(np.zeros((0, 4), np.int64), [])
+    boxes = np.array([cv2.boundingRect(c) for c in contours], np.int64)
+    root = _fragment_hosts(boxes, params)
+    groups, member_of = np.unique(root, return_inverse=True)
+    x0 = np.full(len(groups), np.iinfo(np.int64).max)
+    y0 = x0.copy()
+    x1 = np.zeros(len(groups), np.int64)
+    y1 = x1.copy()
+    np.minimum.at(x0, member_of, boxes[:, 0])
+    np.minimum.at(y0, member_of, boxes[:, 1])
+    np.maximum.at(x1, member_of, boxes[:, 0] + boxes[:, 2])
+    np.maximum.at(y1, member_of, boxes[:, 1] + boxes[:, 3])
+    merged = np.stack([x0, y0, x1 - x0, y1 - y0], 1)
+    w, h = merged[:, 2], merged[:, 3]
+    shaped = np.flatnonzero(
+        (h >= params.min_height_px)
+        & (h <= params.max_height_frac * mask.shape[0])
+        & (w <= params.max_aspect * h)
+    )
+    members = [[] for _ in groups]
+    for i, g in enumerate(member_of):
+        members[g].append(contours[i])
+    kept, inks = [], []
+    for g in shaped:
+        x, y, bw, bh = (int(v) for v in merged[g])
+        own = np.zeros((bh, bw), np.uint8)
+        cv2.drawContours(own, members[g], -1, 255, thickness=cv2.FILLED, offset=(-x, -y))
+        own &= mask[y : y + bh, x : x + bw]  # a neighbour's stroke reaching into the box is left out
+        if params.min_ink_ratio <= cv2.countNonZero(own) / float(own.size) <= params.max_ink_ratio:
+            kept.append(g)
+            inks.append(own)
+    return Blobs(merged[kept].reshape(-1, 4), inks)
 
 
-def _merge_pieces(blobs: list[Blob], params: SegmentParams) -> list[Blob]:
-    """Union blobs stacked on one another (a broken 5's bar, a 7's stroke) until nothing changes."""
-    blobs = sorted(blobs, key=lambda b: b.box[0])
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(blobs)):
-            for j in range(i + 1, len(blobs)):
-                if _belong_together(blobs[i].box, blobs[j].box, params):
-                    blobs[i] = _union(blobs[i], blobs[j])
-                    del blobs[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return blobs
+def _fragment_hosts(boxes: np.ndarray, params: SegmentParams) -> np.ndarray:
+    """For each piece, the index of the digit it belongs to: itself, or the piece it is a fragment of.
 
-
-def _belong_together(a: Box, b: Box, params: SegmentParams) -> bool:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    x_overlap = min(ax + aw, bx + bw) - max(ax, bx)
-    if x_overlap < params.merge_overlap * min(aw, bw):
-        return False
-    y_gap = max(ay, by) - min(ay + ah, by + bh)  # negative when they overlap vertically
-    return y_gap <= params.merge_gap_frac * max(ah, bh)
-
-
-def _union(a: Blob, b: Blob) -> Blob:
-    x0, y0 = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
-    x1 = max(a.box[0] + a.box[2], b.box[0] + b.box[2])
-    y1 = max(a.box[1] + a.box[3], b.box[1] + b.box[3])
-    return Blob((x0, y0, x1 - x0, y1 - y0), a.contours + b.contours)
-
-
-def _shape_ok(box: Box, frame_h: int, params: SegmentParams) -> bool:
-    _, _, w, h = box
-    return params.min_height_px <= h <= params.max_height_frac * frame_h and w <= params.max_aspect * h
+    A fragment (a 5's detached bar, a broken stroke) is much shorter than its host and sits on or right
+    above/below it; two pieces that are each digit-sized never join, so digits in a column and close
+    digits of a number stay apart. Candidate pairs come from a sweep over x (pieces that overlap
+    horizontally), so the work grows with the pieces and their neighbours, not with all pairs."""
+    n = len(boxes)
+    host = np.arange(n)
+    if n < 2:
+        return host
+    x, y, w, h = boxes.T
+    order = np.argsort(x, kind="stable")
+    lo = np.searchsorted(x[order], x - w.max(), "left")
+    hi = np.searchsorted(x[order], x + w, "left")
+    counts = hi - lo
+    i = np.repeat(np.arange(n), counts)
+    j = order[np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)]
+    overlap = np.minimum(x[i] + w[i], x[j] + w[j]) - np.maximum(x[i], x[j])
+    gap = np.maximum(y[i], y[j]) - np.minimum(y[i] + h[i], y[j] + h[j])  # negative: overlapping rows
+    ok = (
+        (h[i] <= params.merge_fragment * h[j])
+        & (w[i] <= 1.25 * w[j])  # wider than its host: an underline, not a fragment
+        & (overlap >= params.merge_overlap * np.minimum(w[i], w[j]))
+        & (gap <= params.merge_gap_frac * h[j])
+    )
+    i, j, gap = i[ok], j[ok], gap[ok]
+    nearest = np.lexsort((gap, i))  # per fragment, its closest host first
+    i, j = i[nearest], j[nearest]
+    first = np.r_[True, i[1:] != i[:-1]] if len(i) else np.zeros(0, bool)
+    host[i[first]] = j[first]
+    while (host[host] != host).any():  # a host that is itself a fragment of a taller piece: follow it
+        host = host[host]
+    return host
