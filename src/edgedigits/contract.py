@@ -26,6 +26,8 @@ META_RECIPE = "recipe"
 META_ACCURACY = "test_accuracy"
 META_CHECKPOINT_SHA256 = "checkpoint_sha256"
 META_VERSION = "edgedigits_version"
+META_REJECT = "reject"  # JSON: {"score": "max_softmax", "threshold": t, ...} or {"score": "none"}
+REJECT_NONE = {"score": "none"}  # what a model trained without outlier exposure promises
 META_KEYS = (
     META_LABELS,
     META_POLARITY,
@@ -35,4 +37,5 @@ META_KEYS = (
     META_ACCURACY,
     META_CHECKPOINT_SHA256,
     META_VERSION,
+    META_REJECT,
 )

@@ -47,8 +47,14 @@ class ExportConfig:
 
 
 def build_metadata(
-    normalization: Normalization, recipe: str, accuracy: float | None, checkpoint_sha: str
+    normalization: Normalization,
+    recipe: str,
+    accuracy: float | None,
+    checkpoint_sha: str,
+    reject: dict | None = None,
 ) -> dict:
+    """The model's contract as metadata; ``reject`` is the calibrated rejection rule from training (a
+    model trained without one, a bare tutorial state_dict say, promises none)."""
     return {
         contract.META_LABELS: json.dumps(list(contract.LABELS)),
         contract.META_POLARITY: contract.POLARITY,
@@ -58,6 +64,7 @@ def build_metadata(
         contract.META_ACCURACY: "" if accuracy is None else f"{accuracy:.6f}",
         contract.META_CHECKPOINT_SHA256: checkpoint_sha,
         contract.META_VERSION: __version__,
+        contract.META_REJECT: json.dumps(reject or contract.REJECT_NONE, sort_keys=True),
     }
 
 
@@ -72,7 +79,11 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
     normalization = loaded.normalization or config.normalization or TUTORIAL_NORMALIZATION
     checkpoint_sha = sha256_file(config.checkpoint)
     metadata = build_metadata(
-        normalization, loaded.recipe, loaded.metrics.get("test_accuracy"), checkpoint_sha
+        normalization,
+        loaded.recipe,
+        loaded.metrics.get("test_accuracy"),
+        checkpoint_sha,
+        loaded.metrics.get("reject"),
     )
     ctx = ExportContext(
         model=DeployedNN(loaded.net, normalization).eval(), metadata=metadata, opset=config.opset

@@ -145,7 +145,7 @@ HERSHEY_FONTS = (
     cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
 )
 # non-digits for clutter (and the training's outlier exposure): letters and symbols that no digit resembles
-HERSHEY_MARKS = tuple("ACEFHKMNPRTUVWXYacdefhkmnprtuvwxy#@*+%&?=<>$")
+HERSHEY_MARKS = tuple("AEFHKMNPRTVWXYfkmnprtvwx#@*+%&?=<>$")  # no C/U/a/d/e/h/y: 0, 6, 9 or 4 in a hurry
 SHAPE_MARKS = ("box", "circled_cross", "zigzag", "scribble", "dash", "triangle", "arrow")
 INK_COLORS = ((0.8, 0.75, 0.7), (0.55, 0.7, 0.8), (0.7, 0.7, 0.7))  # absorption B, G, R: black, blue, grey
 RULE_COLOR = (0.12, 0.25, 0.35)  # blue-grey rules absorb little blue

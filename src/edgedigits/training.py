@@ -51,7 +51,8 @@ def to_tensors(split: data.Split, device: torch.device) -> tuple[torch.Tensor, t
 
 
 def augment_batch(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:
-    """One random affine per image of ``x`` ([B, 1, 28, 28]), applied as a single grid_sample."""
+    """One random affine (plus a smooth elastic wobble) per image of ``x`` ([B, 1, 28, 28]), applied as a
+    single grid_sample, then some pens made thicker or thinner."""
     b = x.shape[0]
     rnd = torch.rand(b, 5, generator=gen).mul_(2).sub_(1).to(x.device)  # uniform in [-1, 1]
     angle = rnd[:, 0] * math.radians(aug.max_rotation_deg)
@@ -64,7 +65,42 @@ def augment_batch(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.
         [torch.stack([cos, -sin + shear, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if aug.elastic_px > 0:
+        coarse = torch.randn(b, 2, 4, 4, generator=gen).to(x.device)
+        field = F.interpolate(coarse, size=x.shape[-2:], mode="bicubic", align_corners=False)
+        grid = grid + field.permute(0, 2, 3, 1) * (2 * aug.elastic_px / x.shape[-1])
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if aug.stroke_prob > 0:
+        pick = torch.rand(b, 1, 1, 1, generator=gen).to(x.device)
+        thicker = 0.5 * (x + F.max_pool2d(x, 3, 1, 1))
+        thinner = 0.5 * (x - F.max_pool2d(-x, 3, 1, 1))
+        x = torch.where(pick < aug.stroke_prob / 2, thicker, x)
+        x = torch.where((pick >= aug.stroke_prob / 2) & (pick < aug.stroke_prob), thinner, x)
+    return x
+
+
+def flat_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy to the uniform distribution: smallest when the softmax is flat (outlier exposure)."""
+    return -F.log_softmax(logits, dim=1).mean()
+
+
+def calibrate_rejection(
+    net: nn.Module, test_x: torch.Tensor, outliers: torch.Tensor, norm: Normalization, keep: float
+) -> dict:
+    """The rejection rule of the model's contract: a crop whose top softmax probability is below
+    ``threshold`` is not a digit; the threshold keeps ``keep`` of the MNIST test digits. Also measures
+    how many held-back non-digits (never trained on) it rejects."""
+    net.eval()
+    with torch.inference_mode():
+        digit_top = F.softmax(net((test_x.float().unsqueeze(1) / 255 - norm.mean) / norm.std), 1).amax(1)
+        other_top = F.softmax(net((outliers.float().unsqueeze(1) / 255 - norm.mean) / norm.std), 1).amax(1)
+    threshold = float(torch.quantile(digit_top.float().cpu(), 1 - keep))
+    return {
+        "score": "max_softmax",
+        "threshold": round(threshold, 6),
+        "digits_kept": round(float((digit_top >= threshold).float().mean()), 6),
+        "non_digits_rejected": round(float((other_top < threshold).float().mean()), 6),
+    }
 
 
 def evaluate(
@@ -130,8 +166,12 @@ def train(
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
 
-    train_x, train_y = to_tensors(data.load_split("train", config.data_dir), device)
+    train_split = data.load_split("train", config.data_dir)
+    train_x, train_y = to_tensors(train_split, device)
     test_x, test_y = to_tensors(data.load_split("test", config.data_dir), device)
+    outliers = held_back = None
+    if recipe.outliers is not None:
+        train_x, train_y, outliers, held_back = _outlier_material(train_split, recipe, config.seed, device)
     net = SimpleNN().to(device)
     n = len(train_x)
     steps_per_epoch = math.ceil(n / recipe.batch_size)
@@ -151,10 +191,19 @@ def train(
             for step, i in enumerate(range(0, n, recipe.batch_size)):
                 idx = perm[i : i + recipe.batch_size]
                 x = train_x[idx].unsqueeze(1).float().div_(255)
+                extra = 0
+                if outliers is not None:
+                    extra = max(1, round(recipe.outliers.fraction * len(idx)))
+                    pick = torch.randint(len(outliers), (extra,), generator=gen).to(device)
+                    x = torch.cat([x, outliers[pick].unsqueeze(1).float().div_(255)])
                 if recipe.augment is not None:
                     x = augment_batch(x, recipe.augment, gen)
-                x = (x - norm.mean) / norm.std
-                loss = F.cross_entropy(net(x), train_y[idx], label_smoothing=recipe.label_smoothing)
+                logits = net((x - norm.mean) / norm.std)
+                loss = F.cross_entropy(
+                    logits[: len(idx)], train_y[idx], label_smoothing=recipe.label_smoothing
+                )
+                if extra:
+                    loss = loss + recipe.outliers.weight * flat_loss(logits[len(idx) :])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -176,6 +225,8 @@ def train(
                 f"test acc {accuracy:.4f}  {seconds:.1f}s"
             )
             metrics = _metrics(config, recipe, device, history, seconds)
+            if held_back is not None:
+                metrics["reject"] = calibrate_rejection(net, test_x, held_back, norm, recipe.outliers.keep)
             state = {
                 "epoch": epoch + 1,
                 "optimizer": opt.state_dict(),
@@ -207,6 +258,27 @@ def train(
         train_seconds=history[-1]["seconds"],
         device=str(device),
         checkpoint=str(ckpt_path),
+    )
+
+
+def _outlier_material(split: data.Split, recipe: Recipe, seed: int, device: torch.device):
+    """Training digits plus their runtime-style renderings, the non-digit bank, and non-digits held back
+    for calibration (drawn from another seed, never trained on). Deterministic per seed, so a resumed
+    run gets the same material."""
+    from edgedigits.outliers import non_digits, runtime_renderings
+
+    out = recipe.outliers
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(split.images), size=min(out.renderings, len(split.images)), replace=False)
+    images = np.concatenate([split.images, runtime_renderings(split.images[picked], rng)])
+    labels = np.concatenate([split.labels, split.labels[picked]]).astype(np.int64)
+    bank = non_digits(out.bank, split.images, rng)
+    held_back = non_digits(2000, split.images, np.random.default_rng(seed + 1_000_003))
+    return (
+        torch.from_numpy(images).to(device),
+        torch.from_numpy(labels).to(device),
+        torch.from_numpy(bank).to(device),
+        torch.from_numpy(held_back).to(device),
     )
 
 

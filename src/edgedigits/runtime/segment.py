@@ -25,7 +25,8 @@ class SegmentParams:
     blur_ksize: int = 5  # odd; suppresses sensor noise and JPEG ringing before thresholding
     block_frac: float = 0.12  # adaptive-threshold window, as a fraction of the frame's short side:
     # wider than the thickest stroke (else stroke cores vanish), narrower than a lighting gradient
-    threshold_offset: float = 18.0  # ink must be this many grey levels darker than its neighbourhood
+    threshold_ratio: float = 0.105  # ink is this fraction darker than its neighbourhood: relative, so the
+    # same faint pencil stroke counts in a shadow, where every contrast shrinks with the light
     open_ksize: int = 2  # removes specks smaller than this before finding pieces; 0 turns it off
     speck_px: int = 12  # pieces with fewer ink pixels are noise, not digit pieces
     rule_min_frac: float = 0.25  # a straight run this long (fraction of the frame's side) is a rule or
@@ -88,9 +89,8 @@ def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarr
     if params.blur_ksize:
         paper = cv2.GaussianBlur(paper, (params.blur_ksize, params.blur_ksize), 0)
     block = max(3, int(min(gray.shape) * params.block_frac) | 1)
-    mask = cv2.adaptiveThreshold(
-        paper, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, params.threshold_offset
-    )
+    local = cv2.boxFilter(paper, cv2.CV_32F, (block, block), borderType=cv2.BORDER_REPLICATE)
+    mask = (paper < local * (1.0 - params.threshold_ratio)).astype(np.uint8) * 255
     if params.open_ksize:
         kernel = np.ones((params.open_ksize, params.open_ksize), np.uint8)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
@@ -109,12 +109,13 @@ def remove_rules(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, n
     for horizontal in (True, False):
         # work on a view in which the rules run along x; the transpose of a view costs nothing
         view = clean if horizontal else clean.T
-        rule = _rule_pixels(np.ascontiguousarray(view), params)
-        if rule is None:
+        found = _rule_pixels(np.ascontiguousarray(view), params)
+        if found is None:
             continue
+        rule, half = found
         rule &= view
         cut = cv2.subtract(view, rule)
-        reach = 2 * params.rule_tolerance_px + 3  # a crossing stroke's cut is at most this tall
+        reach = int(2 * half) + 3  # a crossing stroke's cut is at most as tall as the thickest rule
         kept = cv2.morphologyEx(cut, cv2.MORPH_CLOSE, np.ones((reach, 1), np.uint8)) & rule
         cut |= kept
         gone = cv2.subtract(rule, kept)
@@ -123,8 +124,9 @@ def remove_rules(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, n
     return clean, removed
 
 
-def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> np.ndarray | None:
-    """Pixels of the near-horizontal rules of ``mask`` (None when it has none).
+def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, float] | None:
+    """Pixels of the near-horizontal rules of ``mask`` and the largest half thickness taken around a
+    rule's centre line (None when there are no rules).
 
     Rules are found at half resolution (a 2x2 block with any ink is ink, so thin rules survive), which
     quarters the cost of the long morphological runs. Each rule's centre row per column is a straight fit
@@ -177,7 +179,7 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> np.ndarray | None:
         rows = np.arange(top, bottom, dtype=np.float32)[:, None]
         inside = np.abs(rows - full[k, on][None, :]) <= half[k]
         out[top:bottom, on] |= inside.astype(np.uint8) * 255
-    return out
+    return out, float(half.max())
 
 
 def _fit_rules(centre: np.ndarray, piece: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,9 +19,11 @@ from edgedigits.contract import (
     META_INPUT_RANGE,
     META_LABELS,
     META_POLARITY,
+    META_REJECT,
     NUM_CLASSES,
     OUTPUT_NAME,
     POLARITY,
+    REJECT_NONE,
 )
 from edgedigits.errors import ArtifactError, first_line
 from edgedigits.manifest import check_if_listed
@@ -42,12 +44,46 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
 
 
 @dataclass(frozen=True)
+class RejectRule:
+    """When the model says "not a digit": its top softmax probability is below ``threshold``.
+
+    Calibrated in training (outlier exposure) and carried in the model's metadata; a model without one
+    (``score`` "none") rejects nothing."""
+
+    score: str = "none"
+    threshold: float = 0.0
+
+    def rejects(self, top_probability: np.ndarray) -> np.ndarray:
+        if self.score == "none":
+            return np.zeros(np.shape(top_probability), bool)
+        return np.asarray(top_probability) < self.threshold
+
+    @classmethod
+    def parse(cls, text: str | None, path: str) -> RejectRule:
+        try:
+            rule = json.loads(text) if text else dict(REJECT_NONE)
+            score = rule["score"]
+            if score == "none":
+                return cls()
+            threshold = float(rule["threshold"])
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+            raise ArtifactError(f"{path}: unreadable rejection rule {text!r} ({exc})") from exc
+        if score != "max_softmax" or not 0.0 <= threshold <= 1.0:
+            raise ArtifactError(
+                f"{path}: rejection rule {text!r} is not one this runtime knows "
+                "(score 'none', or 'max_softmax' with a threshold in [0, 1])"
+            )
+        return cls(score, threshold)
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """What the model file says about itself (its contract), read from ONNX metadata."""
 
     labels: tuple[str, ...]
     polarity: str
     test_accuracy: float | None
+    reject: RejectRule
     metadata: dict[str, str]
 
 
@@ -112,4 +148,10 @@ def _read_info(meta: dict[str, str], path: str) -> ModelInfo:
             f"{path}: expects {polarity} input in {meta.get(META_INPUT_RANGE)}; the runtime "
             f"feeds {POLARITY} in {INPUT_RANGE}"
         )
-    return ModelInfo(labels=labels, polarity=polarity, test_accuracy=accuracy, metadata=dict(meta))
+    return ModelInfo(
+        labels=labels,
+        polarity=polarity,
+        test_accuracy=accuracy,
+        reject=RejectRule.parse(meta.get(META_REJECT), path),
+        metadata=dict(meta),
+    )
