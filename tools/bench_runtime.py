@@ -1,8 +1,12 @@
-"""Per-frame time of the runtime (segmentation through labels) on one thread.
+"""Per-frame time of the runtime against a naive pipeline, side by side on the same frames, one thread.
 
-Synthetic camera-like frames with 3-8 digits at 640x480 and 1280x720; prints the median and p90 of
-``DigitRecognizer.recognize`` per frame, against the goal of a tenth of a 30 fps frame interval (3.33 ms).
-Usage: python tools/bench_runtime.py [--frames 200] [--data-dir ../shared/data]
+The naive pipeline is what a user would write in 30 lines: adaptive threshold, connected components,
+size filter, each crop scaled into 28x28, one onnxruntime batch with the same model. Frames:
+- MNIST digits on blank paper, 640x480, 3-8 digits (the "any frame" budget: not slower than before);
+- lined notebook pages, 640x480;
+- dense forms, 1280x720, 100+ digits;
+- pages with 10 to 160 digits, 1280x720, for the time per digit (linear, not quadratic).
+Usage: python tools/bench_runtime.py [--frames 100] [--data-dir ../shared/data]
 """
 
 from __future__ import annotations
@@ -10,45 +14,104 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edgedigits import data
-from edgedigits.runtime import DigitRecognizer
-from edgedigits.synth import SceneParams, make_scene
+from edgedigits.runtime import DigitRecognizer, OnnxModel
+from edgedigits.runtime.recognizer import softmax
+from edgedigits.runtime.segment import to_gray
+from edgedigits.synth import Inks, make_page, render_lines
 
 REPO = Path(__file__).resolve().parents[1]
-GOAL_MS = 1000 / 30 / 10
+
+
+class NaivePipeline:
+    """Threshold, connected components, one batch: the baseline the runtime has to beat."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+
+    def __call__(self, frame: np.ndarray) -> list[tuple[tuple[int, int, int, int], int]]:
+        gray = to_gray(frame)
+        block = max(3, int(min(gray.shape) * 0.12) | 1)
+        mask = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 18)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        boxes, crops = [], []
+        for x, y, w, h, area in stats[1:]:
+            if h < 14 or h > 0.9 * gray.shape[0] or w > 2.2 * h or area < 30:
+                continue
+            scale = 20 / max(w, h)
+            small = cv2.resize(mask[y : y + h, x : x + w], (max(1, round(w * scale)), max(1, round(h * scale))))
+            crop = np.zeros((28, 28), np.float32)
+            top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
+            crop[top : top + small.shape[0], left : left + small.shape[1]] = small / 255.0
+            boxes.append((int(x), int(y), int(w), int(h)))
+            crops.append(crop)
+        if not crops:
+            return []
+        labels_read = softmax(self.model.predict(np.stack(crops)[:, None])).argmax(1)
+        return list(zip(boxes, (int(k) for k in labels_read), strict=True))
+
+
+def median_ms(fn: Callable[[np.ndarray], object], frames: list[np.ndarray]) -> tuple[float, float]:
+    for frame in frames[:5]:
+        fn(frame)
+    times = []
+    for frame in frames:
+        t0 = time.perf_counter()
+        fn(frame)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), float(np.percentile(times, 90))
+
+
+def digits_page(split: data.Split, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` MNIST digits in rows of 20 on a 1280x720 sheet."""
+    digits = "".join(str(d) for d in rng.integers(0, 10, count))
+    rows = [digits[i : i + 20] for i in range(0, count, 20)]
+    sheet = render_lines(split, rows, digit_px=34, seed=int(rng.integers(1 << 31)))
+    page = np.full((720, 1280, 3), 225, np.uint8)
+    h, w = min(sheet.shape[0], 720), min(sheet.shape[1], 1280)
+    page[:h, :w] = sheet[:h, :w]
+    return page
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
     args = parser.parse_args()
     cv2.setNumThreads(1)
     test = data.load_split("test", args.data_dir)
     recognizer = DigitRecognizer()
-    for width, height in ((640, 480), (1280, 720)):
-        rng = np.random.default_rng(0)
-        params = replace(SceneParams(), width=width, height=height)
-        frames = [make_scene(test.images, test.labels, rng, params).image for _ in range(args.frames)]
-        for frame in frames[:20]:
-            recognizer.recognize(frame)
-        times = []
-        for frame in frames:
-            t0 = time.perf_counter()
-            recognizer.recognize(frame)
-            times.append((time.perf_counter() - t0) * 1e3)
-        median, p90 = statistics.median(times), float(np.percentile(times, 90))
-        verdict = "meets" if median <= GOAL_MS else "misses"
-        print(
-            f"{width}x{height}: median {median:.2f} ms, p90 {p90:.2f} ms per frame over {args.frames} frames "
-            f"({verdict} the {GOAL_MS:.2f} ms goal)"
-        )
+    naive = NaivePipeline(recognizer.model)
+    inks = Inks(test)
+    rng = np.random.default_rng(0)
+    sets = {
+        "blank 640x480": [make_page("blank", inks, rng).image for _ in range(args.frames)],
+        "notebook 640x480": [make_page("notebook", inks, rng).image for _ in range(args.frames)],
+        "form 1280x720": [make_page("form", inks, rng, 1280, 720).image for _ in range(args.frames // 2)],
+    }
+    print(f"{'frames':<22}{'runtime ms p50/p90':>22}{'naive ms p50/p90':>20}{'ratio':>8}")
+    for name, frames in sets.items():
+        ours, ours90 = median_ms(recognizer.recognize, frames)
+        base, base90 = median_ms(naive, frames)
+        print(f"{name:<22}{ours:>13.2f} / {ours90:<6.2f}{base:>12.2f} / {base90:<6.2f}{ours / base:>7.2f}x")
+    print("\ndigits per 1280x720 frame -> runtime ms (median of 20 frames)")
+    counts, times = [], []
+    for count in (10, 20, 40, 80, 160):
+        frames = [digits_page(test, count, rng) for _ in range(20)]
+        ms, _ = median_ms(recognizer.recognize, frames)
+        counts.append(count)
+        times.append(ms)
+        print(f"  {count:>4} digits: {ms:6.2f} ms")
+    slope, intercept = np.polyfit(counts, times, 1)
+    fit = np.polyval([slope, intercept], counts)
+    worst = float(np.max(np.abs(fit - times) / times))
+    print(f"  linear fit: {intercept:.2f} ms + {slope * 1000:.0f} us per digit (worst deviation {worst:.0%})")
 
 
 if __name__ == "__main__":

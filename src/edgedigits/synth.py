@@ -556,6 +556,8 @@ class Score:
     predictions: int = 0
     matched: int = 0
     correct: int = 0
+    numbers: int = 0
+    numbers_read: int = 0
 
     def add(
         self,
@@ -583,6 +585,29 @@ class Score:
             self.matched += 1
             self.correct += int(truth_labels[i] == pred_labels[j])
 
+    def add_numbers(
+        self, truth: Sequence[tuple[str, Box]], read: Sequence[tuple[str, Box]], min_iou: float = 0.5
+    ) -> None:
+        """A written number counts as read when a line read in its place (IoU >= ``min_iou``) has exactly
+        its digits."""
+        self.numbers += len(truth)
+        pairs = sorted(
+            ((iou(t[1], r[1]), i, j) for i, t in enumerate(truth) for j, r in enumerate(read)), reverse=True
+        )
+        used_t, used_r = set(), set()
+        for overlap, i, j in pairs:
+            if overlap < min_iou:
+                break
+            if i in used_t or j in used_r:
+                continue
+            used_t.add(i)
+            used_r.add(j)
+            self.numbers_read += int(truth[i][0] == read[j][0])
+
+    @property
+    def numbers_exact(self) -> float:
+        return self.numbers_read / self.numbers if self.numbers else 1.0
+
     @property
     def recall(self) -> float:
         return self.matched / self.truths if self.truths else 1.0
@@ -607,7 +632,27 @@ class Score:
             "precision": self.precision,
             "label_accuracy": self.label_accuracy,
             "end_to_end": self.end_to_end,
+            "numbers": self.numbers,
+            "numbers_exact": self.numbers_exact,
         }
+
+
+def page_seed(kind: str, style: str, seed: int = 0) -> int:
+    """The first seed of a condition's page sequence: tuning and held-out pages never share one."""
+    return (HELDOUT_SEED if style == "heldout" else 0) + 1000 * PAGE_KINDS.index(kind) + seed
+
+
+def score_pages(recognize, kind: str, inks: Inks, pages: int, seed: int = 0) -> Score:
+    """Score ``recognize`` (frame -> Recognition) on ``pages`` pages of one condition: digit boxes
+    (IoU >= 0.5), labels, and whole numbers read exactly."""
+    rng = np.random.default_rng(page_seed(kind, inks.style, seed))
+    score = Score()
+    for _ in range(pages):
+        page = make_page(kind, inks, rng)
+        result = recognize(page.image)
+        score.add(page.boxes, page.labels, [d.box for d in result.digits], [d.label for d in result.digits])
+        score.add_numbers(page.numbers, [(line.text, line.box) for line in result.lines])
+    return score
 
 
 def render_lines(

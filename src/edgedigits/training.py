@@ -85,21 +85,26 @@ def flat_loss(logits: torch.Tensor) -> torch.Tensor:
 
 
 def calibrate_rejection(
-    net: nn.Module, test_x: torch.Tensor, outliers: torch.Tensor, norm: Normalization, keep: float
+    net: nn.Module, digits: list[torch.Tensor], non_digits: torch.Tensor, norm: Normalization, keep: float
 ) -> dict:
     """The rejection rule of the model's contract: a crop whose top softmax probability is below
-    ``threshold`` is not a digit; the threshold keeps ``keep`` of the MNIST test digits. Also measures
-    how many held-back non-digits (never trained on) it rejects."""
+    ``threshold`` is not a digit. The threshold keeps ``keep`` of every set in ``digits`` (the MNIST
+    test digits as they are and as the runtime renders them); also measured: how many held-back
+    non-digits (never trained on) it rejects."""
+
+    def top(images: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            x = (images.float().unsqueeze(1) / 255 - norm.mean) / norm.std
+            return F.softmax(net(x), 1).amax(1).float().cpu()
+
     net.eval()
-    with torch.inference_mode():
-        digit_top = F.softmax(net((test_x.float().unsqueeze(1) / 255 - norm.mean) / norm.std), 1).amax(1)
-        other_top = F.softmax(net((outliers.float().unsqueeze(1) / 255 - norm.mean) / norm.std), 1).amax(1)
-    threshold = float(torch.quantile(digit_top.float().cpu(), 1 - keep))
+    tops = [top(d) for d in digits]
+    threshold = min(float(torch.quantile(t, 1 - keep)) for t in tops)
     return {
         "score": "max_softmax",
         "threshold": round(threshold, 6),
-        "digits_kept": round(float((digit_top >= threshold).float().mean()), 6),
-        "non_digits_rejected": round(float((other_top < threshold).float().mean()), 6),
+        "digits_kept": [round(float((t >= threshold).float().mean()), 6) for t in tops],
+        "non_digits_rejected": round(float((top(non_digits) < threshold).float().mean()), 6),
     }
 
 
@@ -169,9 +174,11 @@ def train(
     train_split = data.load_split("train", config.data_dir)
     train_x, train_y = to_tensors(train_split, device)
     test_x, test_y = to_tensors(data.load_split("test", config.data_dir), device)
-    outliers = held_back = None
+    outliers = calibration = None
     if recipe.outliers is not None:
-        train_x, train_y, outliers, held_back = _outlier_material(train_split, recipe, config.seed, device)
+        train_x, train_y, outliers, calibration = _outlier_material(
+            train_split, test_x, recipe, config.seed, device
+        )
     net = SimpleNN().to(device)
     n = len(train_x)
     steps_per_epoch = math.ceil(n / recipe.batch_size)
@@ -225,8 +232,11 @@ def train(
                 f"test acc {accuracy:.4f}  {seconds:.1f}s"
             )
             metrics = _metrics(config, recipe, device, history, seconds)
-            if held_back is not None:
-                metrics["reject"] = calibrate_rejection(net, test_x, held_back, norm, recipe.outliers.keep)
+            if calibration is not None:
+                rendered, held_back = calibration
+                metrics["reject"] = calibrate_rejection(
+                    net, [test_x, rendered], held_back, norm, recipe.outliers.keep
+                )
             state = {
                 "epoch": epoch + 1,
                 "optimizer": opt.state_dict(),
@@ -261,10 +271,12 @@ def train(
     )
 
 
-def _outlier_material(split: data.Split, recipe: Recipe, seed: int, device: torch.device):
-    """Training digits plus their runtime-style renderings, the non-digit bank, and non-digits held back
-    for calibration (drawn from another seed, never trained on). Deterministic per seed, so a resumed
-    run gets the same material."""
+def _outlier_material(
+    split: data.Split, test_x: torch.Tensor, recipe: Recipe, seed: int, device: torch.device
+):
+    """Training digits plus their runtime-style renderings, the non-digit bank, and for calibration the
+    test digits as the runtime renders them and non-digits held back (another seed, never trained on).
+    Deterministic per seed, so a resumed run gets the same material."""
     from edgedigits.outliers import non_digits, runtime_renderings
 
     out = recipe.outliers
@@ -273,12 +285,14 @@ def _outlier_material(split: data.Split, recipe: Recipe, seed: int, device: torc
     images = np.concatenate([split.images, runtime_renderings(split.images[picked], rng)])
     labels = np.concatenate([split.labels, split.labels[picked]]).astype(np.int64)
     bank = non_digits(out.bank, split.images, rng)
-    held_back = non_digits(2000, split.images, np.random.default_rng(seed + 1_000_003))
+    calibration_rng = np.random.default_rng(seed + 1_000_003)
+    held_back = non_digits(2000, split.images, calibration_rng)
+    rendered_test = runtime_renderings(test_x.cpu().numpy(), calibration_rng)
     return (
         torch.from_numpy(images).to(device),
         torch.from_numpy(labels).to(device),
         torch.from_numpy(bank).to(device),
-        torch.from_numpy(held_back).to(device),
+        (torch.from_numpy(rendered_test).to(device), torch.from_numpy(held_back).to(device)),
     )
 
 

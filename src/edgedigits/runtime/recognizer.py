@@ -151,18 +151,21 @@ def arrange(
 
 
 def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> list[Line]:
-    """Reading order: text lines top to bottom, digits left to right, split into numbers at wide gaps."""
+    """Reading order: text lines top to bottom, digits left to right, split into numbers at wide gaps.
+
+    Digits are taken left to right and each joins the line whose rightmost digit it overlaps most
+    vertically, so a line written along a tilted rule stays one line; the cost grows with digits times
+    lines, never with all pairs of digits."""
     rows: list[list[Detection]] = []
-    for d in sorted(digits, key=lambda d: d.box[1] + d.box[3] / 2):
-        for row in rows:
-            if any(_v_overlap(d.box, o.box) >= params.same_line_overlap for o in row):
-                row.append(d)
-                break
+    for d in sorted(digits, key=lambda d: d.box[0]):
+        overlaps = [_v_overlap(d.box, row[-1].box) for row in rows]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best >= 0 and overlaps[best] >= params.same_line_overlap:
+            rows[best].append(d)
         else:
             rows.append([d])
     out: list[Line] = []
-    for row in sorted(rows, key=lambda r: min(d.box[1] for d in r)):
-        row.sort(key=lambda d: d.box[0])
+    for row in sorted(rows, key=lambda r: float(np.median([d.box[1] + d.box[3] / 2 for d in r]))):
         mean_h = sum(d.box[3] for d in row) / len(row)
         group = [row[0]]
         for d in row[1:]:

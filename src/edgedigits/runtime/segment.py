@@ -29,13 +29,13 @@ class SegmentParams:
     # same faint pencil stroke counts in a shadow, where every contrast shrinks with the light
     open_ksize: int = 2  # removes specks smaller than this before finding pieces; 0 turns it off
     speck_px: int = 12  # pieces with fewer ink pixels are noise, not digit pieces
-    rule_min_frac: float = 0.25  # a straight run this long (fraction of the frame's side) is a rule or
-    # a table line, never a digit: the widest digit stroke on a 640x480 frame is well under 160 px
-    rule_run_frac: float = 0.05  # rules are found as straight runs of at least this fraction of the side
+    rule_min_frac: float = 0.25  # a straight line this long (fraction of the frame's side, its pieces
+    # added up) is a rule or a table line, never a digit: the widest digit stroke is well under that
+    rule_run_frac: float = 0.05  # rules are found as runs of ink at least this fraction of the side long
     rule_aspect: float = 25.0  # and this many times longer than thick: a tall 1 is a thick short line
-    rule_tolerance_px: int = 2
+    rule_tolerance_px: int = 2  # a rule may wander this far off a straight run (tilt, lens, paper curl)
     rule_density: float = 0.6  # a faint rule thresholds into dashes: this much ink along a run will do
-    rule_piece_px: int = 96  # a rule's centre line is fitted over pieces this long (curled pages)  # a rule may wander this far off a straight run (tilt, lens, paper curl)
+    rule_piece_px: int = 96  # a rule's centre line may bend from piece to piece this long (curled pages)
     merge_fragment: float = 0.55  # a piece shorter than this fraction of a neighbour is a fragment of it
     merge_overlap: float = 0.3  # a fragment overlapping its host horizontally by this fraction of its width
     merge_gap_frac: float = 0.3  # ... and vertically closer than this fraction of the host's height joins it
@@ -342,3 +342,4 @@ def _fragment_hosts(boxes: np.ndarray, params: SegmentParams) -> np.ndarray:
     while (host[host] != host).any():  # a host that is itself a fragment of a taller piece: follow it
         host = host[host]
     return host
+
