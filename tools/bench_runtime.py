@@ -45,7 +45,8 @@ class NaivePipeline:
             if h < 14 or h > 0.9 * gray.shape[0] or w > 2.2 * h or area < 30:
                 continue
             scale = 20 / max(w, h)
-            small = cv2.resize(mask[y : y + h, x : x + w], (max(1, round(w * scale)), max(1, round(h * scale))))
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            small = cv2.resize(mask[y : y + h, x : x + w], size)
             crop = np.zeros((28, 28), np.float32)
             top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
             crop[top : top + small.shape[0], left : left + small.shape[1]] = small / 255.0
