@@ -31,6 +31,8 @@ class SegmentParams:
     speck_px: int = 12  # pieces with fewer ink pixels are noise, not digit pieces
     rule_min_frac: float = 0.25  # a straight line this long (fraction of the frame's side, its pieces
     # added up) is a rule or a table line, never a digit: the widest digit stroke is well under that
+    rule_anchor_frac: float = 0.15  # and at least one unbroken piece this long (a digit is shorter)
+    rule_straight: float = 0.8  # and this much of it on one straight line (stacked digits wander)
     rule_run_frac: float = 0.05  # rules are found as runs of ink at least this fraction of the side long
     rule_aspect: float = 25.0  # and this many times longer than thick: a tall 1 is a thick short line
     rule_tolerance_px: int = 2  # a rule may wander this far off a straight run (tilt, lens, paper curl)
@@ -50,8 +52,8 @@ class SegmentParams:
             raise UsageError(f"blur_ksize must be 0 or odd, got {self.blur_ksize}")
         if not 0 < self.block_frac < 1:
             raise UsageError(f"block_frac must be in (0, 1), got {self.block_frac}")
-        if not 0 < self.rule_run_frac <= self.rule_min_frac <= 1:
-            raise UsageError("need 0 < rule_run_frac <= rule_min_frac <= 1")
+        if not 0 < self.rule_run_frac <= self.rule_anchor_frac <= self.rule_min_frac <= 1:
+            raise UsageError("need 0 < rule_run_frac <= rule_anchor_frac <= rule_min_frac <= 1")
         if not 0 < self.merge_fragment < 1:
             raise UsageError(f"merge_fragment must be in (0, 1), got {self.merge_fragment}")
         if not 0 <= self.min_ink_ratio < self.max_ink_ratio <= 1:
@@ -147,7 +149,7 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, f
     pieces = []  # straight, thin runs: whole rules, or the pieces of one that faded next to a digit
     for c in contours:
         _, _, cw, _ = cv2.boundingRect(c)
-        if cw >= 2 * run and cw >= params.rule_aspect / 3 * (cv2.contourArea(c) / cw - 2 * tol):
+        if cw >= 2 * run:
             pieces.append(c)
     if not pieces:
         return None
@@ -156,12 +158,22 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, f
         cv2.drawContours(ids, [c], -1, k + 1, thickness=cv2.FILLED)
     ys, xs = np.nonzero(band & (ids > 0).astype(np.uint8))
     key = (ids[ys, xs] - 1) * sw + xs
-    count = np.bincount(key, minlength=len(pieces) * sw).reshape(len(pieces), sw)
-    rowsum = np.bincount(key, weights=ys, minlength=len(pieces) * sw).reshape(len(pieces), sw)
-    centre, slope = _fit_rules(
-        np.where(count > 0, rowsum / np.maximum(count, 1), np.nan), params.rule_piece_px // 2
+    shape = (len(pieces), sw)
+    count = np.bincount(key, minlength=shape[0] * sw).reshape(shape)
+    top = np.full(shape[0] * sw, sh, np.int64)
+    bottom = np.full(shape[0] * sw, -1, np.int64)
+    np.minimum.at(top, key, ys)
+    np.maximum.at(bottom, key, ys)
+    top, bottom = top.reshape(shape), bottom.reshape(shape)
+    # a run's thickness: the median band height over its columns (digits sitting on it bulge only some)
+    ordered = np.sort(np.where(count > 0, count, np.iinfo(count.dtype).max), axis=1)
+    thickness = ordered[np.arange(shape[0]), np.maximum((count > 0).sum(1) - 1, 0) // 2].astype(np.float64)
+    # the centre line is fitted on the clean columns only: one run of the run's own thickness
+    clean = (count > 0) & (bottom - top + 1 == count) & (count <= thickness[:, None] + 1)
+    centre, slope, straight = _fit_rules(
+        np.where(clean, (top + bottom) / 2.0, np.nan), count > 0, params.rule_piece_px // 2
     )
-    keep = _collinear_long(centre, slope, (count > 0).sum(1) / np.maximum(count.sum(1), 1), params, tol)
+    keep = _collinear_long(centre, slope, thickness, params, tol) & (straight >= params.rule_straight)
     if not keep.any():
         return None
     centre = centre[keep]
@@ -182,9 +194,10 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, f
     return out, float(half.max())
 
 
-def _fit_rules(centre: np.ndarray, piece: int) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth per-column centre rows ``centre`` [rules, columns] (NaN where a rule has no band) into
-    straight-plus-gently-bent centre lines, NaN outside each rule."""
+def _fit_rules(centre: np.ndarray, extent: np.ndarray, piece: int):
+    """Fit per-column centre rows ``centre`` [rules, columns] (NaN where a column says nothing clean)
+    with straight-plus-gently-bent centre lines, given over each rule's ``extent`` (NaN outside); also
+    each line's slope and the fraction of its clean columns within 1.5 px of the straight fit."""
     n, w = centre.shape
     present = ~np.isnan(centre)
     cols = np.broadcast_to(np.arange(w, dtype=np.float64), centre.shape)
@@ -213,16 +226,17 @@ def _fit_rules(centre: np.ndarray, piece: int) -> tuple[np.ndarray, np.ndarray]:
     right = np.minimum(left + 1, pieces - 1)
     frac = pos - left
     bend = knots[:, left] * (1 - frac) + knots[:, right] * frac
-    return np.where(present, line + bend, np.nan), slope[:, 0]
+    straight = use.sum(1) / np.maximum(present.sum(1), 1)  # clean columns on the line: 1 for a rule
+    return np.where(extent, line + bend, np.nan), slope[:, 0], straight
 
 
 def _collinear_long(
-    centre: np.ndarray, slope: np.ndarray, inv_thickness: np.ndarray, params: SegmentParams, tol: int
+    centre: np.ndarray, slope: np.ndarray, thickness: np.ndarray, params: SegmentParams, tol: int
 ) -> np.ndarray:
     """Which runs are rules: those whose line, together with the runs lying on the same straight line
     (one rule broken where it faded next to digits), is long and thin enough.
 
-    ``centre`` [runs, columns] is NaN off each run; ``inv_thickness`` is 1 / (band pixels per column)."""
+    ``centre`` [runs, columns] is NaN off each run; ``thickness`` is each run's band height."""
     n, w = centre.shape
     cols = np.arange(w)
     length = (~np.isnan(centre)).sum(1)
@@ -240,9 +254,15 @@ def _collinear_long(
             g += 1
         group[b] = g
     total = np.bincount(group, weights=length)
-    thickness = np.bincount(group, weights=length / np.maximum(inv_thickness, 1e-9)) / np.maximum(total, 1)
-    thickness = np.maximum(thickness - 2 * tol, 0)
-    rule = (total >= params.rule_min_frac * w) & (total >= params.rule_aspect * thickness)
+    thick = np.bincount(group, weights=length * thickness) / np.maximum(total, 1)
+    thick = np.maximum(thick - 2 * tol, 0)
+    longest = np.zeros(g + 1)
+    np.maximum.at(longest, group, length)
+    rule = (
+        (total >= params.rule_min_frac * w)
+        & (longest >= params.rule_anchor_frac * w)  # digits stacked in a column make only short runs
+        & (total >= params.rule_aspect * thick)
+    )
     return rule[group]
 
 
@@ -342,4 +362,3 @@ def _fragment_hosts(boxes: np.ndarray, params: SegmentParams) -> np.ndarray:
     while (host[host] != host).any():  # a host that is itself a fragment of a taller piece: follow it
         host = host[host]
     return host
-
