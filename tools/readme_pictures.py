@@ -16,7 +16,7 @@ from edgedigits import data
 from edgedigits.report import confusion, confusion_png, curves_png, scenes_png
 from edgedigits.runtime import DigitRecognizer, OnnxModel
 from edgedigits.runtime.draw import annotate
-from edgedigits.synth import render_lines
+from edgedigits.synth import Inks, make_page, page_seed, render_lines
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
@@ -38,10 +38,30 @@ def main() -> None:
     (DOCS / "scenes.png").write_bytes(
         scenes_png(args.data_dir, MODELS / "mnist_mlp.onnx", seed=3, count=2, scale=0.5)
     )
+    recognizer = DigitRecognizer()
     sheet = render_lines(test, ["2024", "17"], digit_px=64, noise=0.0)
-    cv2.imwrite(str(DOCS / "demo_annotated.png"), annotate(sheet, DigitRecognizer().recognize(sheet)))
+    cv2.imwrite(str(DOCS / "demo_annotated.png"), annotate(sheet, recognizer.recognize(sheet)))
+    page = cv2.imread(str(DOCS / "notebook_page.jpg"))  # made by tools/make_demo_image.py --notebook
+    if page is None:
+        raise SystemExit("docs/notebook_page.jpg is missing: run tools/make_demo_image.py --notebook first")
+    cv2.imwrite(str(DOCS / "notebook_annotated.png"), annotate(page, recognizer.recognize(page)))
+    (DOCS / "paper.png").write_bytes(paper_png(test, recognizer))
     for path in sorted(DOCS.glob("*.png")):
         print(f"{path.relative_to(REPO)}  {path.stat().st_size / 1024:.0f} KiB")
+
+
+def paper_png(test: data.Split, recognizer: DigitRecognizer) -> bytes:
+    """Tuning pages of four conditions, annotated as ``--debug`` shows them (rejected marks grey)."""
+    inks = Inks(test)
+    views = []
+    for kind in ("notebook", "clutter", "column", "hands"):
+        page = make_page(kind, inks, np.random.default_rng(page_seed(kind, "tune")))
+        views.append(annotate(page.image, recognizer.recognize(page.image), show_rejected=True))
+    grid = np.vstack([np.hstack(views[:2]), np.hstack(views[2:])])
+    ok, png = cv2.imencode(".png", cv2.resize(grid, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA))
+    if not ok:
+        raise SystemExit("cannot encode docs/paper.png")
+    return png.tobytes()
 
 
 if __name__ == "__main__":

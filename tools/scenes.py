@@ -72,8 +72,7 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(
-        f"{'condition':<10}{'style':<9}{'digits':>7}{'recall':>8}{'prec':>8}{'e2e':>8}{'numbers':>9}"
-        "  targets"
+        f"{'condition':<10}{'style':<9}{'digits':>7}{'recall':>8}{'prec':>8}{'e2e':>8}{'numbers':>9}  targets"
     )
     for r in rows:
         print(

@@ -208,6 +208,9 @@ def detect(
     ] = False,
     stabilize: Annotated[int, typer.Option(help="Frames a video label is voted over.")] = 7,
     max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Draw rejected marks (grey) and show the 28x28 crops.")
+    ] = False,
 ) -> None:
     """Find and read handwritten digits in images, videos, streams or a camera (torch-free)."""
     from edgedigits.runtime.app import DetectOptions
@@ -220,6 +223,7 @@ def detect(
             json_lines=json_lines,
             output=output,
             display=display,
+            debug=debug,
             stabilize_window=stabilize,
             max_frames=max_frames,
         )

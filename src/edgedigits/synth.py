@@ -637,6 +637,35 @@ class Score:
         }
 
 
+def notebook_page(
+    split: Split,
+    rows: Sequence[Sequence[str]],
+    seed: int = 0,
+    width: int = 800,
+    height: int = 600,
+    tilt_deg: float = 1.5,
+) -> Page:
+    """A lined notebook page with ``rows[i]``'s numbers written on the i-th rule (MNIST test digits,
+    touching their rule, 3-9 px apart): a known answer for tests, demos and the README's sample."""
+    rng = np.random.default_rng(seed)
+    inks = Inks(split)
+    sheet = _Sheet(rng, width, height)
+    spacing = 0.13 * height
+    tilt = np.tan(np.radians(tilt_deg))
+    rules = _rules(sheet, spacing, tilt, spacing)
+    margin = 0.12 * width
+    sheet.line((margin, 0), (margin - tilt * height, height), 2, MARGIN_COLOR)
+    color, strength = INK_COLORS[1], 0.9
+    for y, numbers in zip(rules, rows, strict=False):
+        height_px = int(spacing * 0.62)
+        x = margin + 0.04 * width
+        for text in numbers:
+            inks_ = [inks.mnist(int(c), height_px, rng) for c in text]
+            x = sheet.write_number(text, inks_, x, y, height_px, rng.uniform(4, 8), tilt, color, strength)
+            x += 1.6 * height_px
+    return sheet.finish("notebook", blur=(0.3, 0.6), noise=(2.0, 3.0), jpeg=(85, 92))
+
+
 def page_seed(kind: str, style: str, seed: int = 0) -> int:
     """The first seed of a condition's page sequence: tuning and held-out pages never share one."""
     return (HELDOUT_SEED if style == "heldout" else 0) + 1000 * PAGE_KINDS.index(kind) + seed
@@ -656,14 +685,21 @@ def score_pages(recognize, kind: str, inks: Inks, pages: int, seed: int = 0) -> 
 
 
 def render_lines(
-    split: Split, lines: Sequence[str], digit_px: int = 90, seed: int = 0, noise: float = 3.0
+    split: Split,
+    lines: Sequence[str],
+    digit_px: int = 90,
+    seed: int = 0,
+    noise: float = 3.0,
+    line_pitch: float = 1.5,
 ) -> np.ndarray:
     """Dark MNIST test digits on a lit sheet of paper, one handwritten text line per entry of ``lines``
-    (a known answer for reading-order tests and demos)."""
+    (a known answer for reading-order tests and demos); lines are ``line_pitch`` digit boxes apart
+    (MNIST ink fills about 0.7 of its box, so 0.8 writes a column whose digits nearly touch)."""
     rng = np.random.default_rng(seed)
     pitch = int(digit_px * 0.8)  # MNIST ink fills ~70% of its box: this spaces digits like handwriting
+    step = int(digit_px * line_pitch)
     width = 60 + max(len(t) for t in lines) * pitch + digit_px
-    height = 40 + len(lines) * int(digit_px * 1.5)
+    height = max(40 + len(lines) * step, 40 + (len(lines) - 1) * step + digit_px)
     xx = np.linspace(0, 1, width, dtype=np.float32)[None, :]
     yy = np.linspace(0, 1, height, dtype=np.float32)[:, None]
     paper = 215 + 35 * xx - 25 * yy
@@ -676,7 +712,7 @@ def render_lines(
                 cv2.resize(digit, (digit_px, digit_px), interpolation=cv2.INTER_CUBIC).astype(np.float32)
                 / 255
             )
-            y, x = 20 + row * int(digit_px * 1.5), 30 + col * pitch
+            y, x = 20 + row * step, 30 + col * pitch
             ink[y : y + digit_px, x : x + digit_px] = np.maximum(ink[y : y + digit_px, x : x + digit_px], big)
     image = paper * (1 - 0.8 * np.clip(ink, 0, 1)) + rng.normal(0, noise, paper.shape)
     return cv2.cvtColor(np.clip(image, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)

@@ -170,12 +170,21 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, f
     thickness = ordered[np.arange(shape[0]), np.maximum((count > 0).sum(1) - 1, 0) // 2].astype(np.float64)
     # the centre line is fitted on the clean columns only: one run of the run's own thickness
     clean = (count > 0) & (bottom - top + 1 == count) & (count <= thickness[:, None] + 1)
-    centre, slope, straight = _fit_rules(
-        np.where(clean, (top + bottom) / 2.0, np.nan), count > 0, params.rule_piece_px // 2
-    )
-    keep = _collinear_long(centre, slope, thickness, params, tol) & (straight >= params.rule_straight)
+    observed = np.where(clean, (top + bottom) / 2.0, np.nan)
+    centre, slope, straight = _fit_rules(observed, count > 0, params.rule_piece_px // 2)
+    keep, anchor = _collinear_long(centre, observed, slope, thickness, straight, params, tol)
     if not keep.any():
         return None
+    # a short piece follows its anchor's line: too little of it is clean to fit a line of its own
+    cols = np.arange(sw)
+    short = np.flatnonzero(keep & (anchor != np.arange(len(keep))))
+    for k in short:
+        a = anchor[k]
+        ref = np.flatnonzero(~np.isnan(centre[a]))
+        at = np.interp(cols, ref, centre[a, ref]) + slope[a] * (
+            np.clip(cols - ref[-1], 0, None) + np.clip(cols - ref[0], None, 0)
+        )
+        centre[k] = np.where(np.isnan(centre[k]), np.nan, at)
     centre = centre[keep]
     # to full resolution: every full-res column, its centre row and the rule's half thickness
     cols = np.arange(w)
@@ -231,39 +240,52 @@ def _fit_rules(centre: np.ndarray, extent: np.ndarray, piece: int):
 
 
 def _collinear_long(
-    centre: np.ndarray, slope: np.ndarray, thickness: np.ndarray, params: SegmentParams, tol: int
-) -> np.ndarray:
-    """Which runs are rules: those whose line, together with the runs lying on the same straight line
-    (one rule broken where it faded next to digits), is long and thin enough.
+    centre: np.ndarray,
+    observed: np.ndarray,
+    slope: np.ndarray,
+    thickness: np.ndarray,
+    straight: np.ndarray,
+    params: SegmentParams,
+    tol: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which runs are rules, and each run's anchor: the longest run of the straight line it lies on.
 
-    ``centre`` [runs, columns] is NaN off each run; ``thickness`` is each run's band height."""
+    One rule fades into pieces next to the digits written on it: pieces on the extension of a longer
+    run's line join it. A line is a rule when its pieces add up long and thin, its anchor is long (a
+    digit is shorter) and straight (digits stacked in a column wander). ``centre`` [runs, columns] is
+    the fitted centre line, NaN off each run; ``observed`` the clean columns' centres it was fitted on
+    (a piece crowded by digits has few, and a poor fit of its own); ``thickness`` each run's height."""
     n, w = centre.shape
     cols = np.arange(w)
     length = (~np.isnan(centre)).sum(1)
     mid = np.array([np.nanmean(np.where(np.isnan(c), np.nan, cols)) for c in centre])
     at_mid = centre[np.arange(n), np.clip(np.round(mid).astype(np.int64), 0, w - 1)]
     at_mid = np.where(np.isnan(at_mid), np.nanmean(centre, 1), at_mid)
-    y_centre = at_mid + slope * (w / 2 - mid)  # each run's line, extended to the frame's middle column
-    order = np.argsort(y_centre)
-    group = np.zeros(n, np.int64)
-    g = 0
-    for a, b in zip(order[:-1], order[1:], strict=True):
-        # b continues a's line: it passes within the tolerance of a's extension and has a like slope
-        at_b = at_mid[a] + slope[a] * (mid[b] - mid[a])
-        if not (abs(at_b - at_mid[b]) <= 2 * tol and abs(slope[a] - slope[b]) <= 0.03):
-            g += 1
-        group[b] = g
-    total = np.bincount(group, weights=length)
-    thick = np.bincount(group, weights=length * thickness) / np.maximum(total, 1)
+    anchor = np.arange(n)
+    anchors: list[int] = []
+    clean = ~np.isnan(observed)
+    for k in np.argsort(-length, kind="stable"):  # longest first: each line is led by its longest run
+        seen = np.flatnonzero(clean[k])
+        for a in anchors:
+            line = at_mid[a] + slope[a] * (cols - mid[a])
+            off = (
+                np.median(observed[k, seen] - line[seen]) if len(seen) >= 3 else at_mid[k] - line[int(mid[k])]
+            )
+            if abs(off) <= 2 * tol:
+                anchor[k] = a
+                break
+        else:
+            anchors.append(int(k))
+    total = np.bincount(anchor, weights=length, minlength=n)
+    thick = np.bincount(anchor, weights=length * thickness, minlength=n) / np.maximum(total, 1)
     thick = np.maximum(thick - 2 * tol, 0)
-    longest = np.zeros(g + 1)
-    np.maximum.at(longest, group, length)
     rule = (
         (total >= params.rule_min_frac * w)
-        & (longest >= params.rule_anchor_frac * w)  # digits stacked in a column make only short runs
+        & (length >= params.rule_anchor_frac * w)
+        & (straight >= params.rule_straight)
         & (total >= params.rule_aspect * thick)
     )
-    return rule[group]
+    return rule[anchor], anchor
 
 
 def _half_thickness(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, reach: int = 6) -> np.ndarray:
