@@ -102,11 +102,10 @@ def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarr
 def remove_rules(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, np.ndarray]:
     """Take ruled, margin, table and grid lines out of an ink mask; returns (clean mask, rule pixels).
 
-    A rule is a straight run of ink far longer and thinner than any digit. Runs are looked for in a copy
-    of the mask thickened across the run's direction (and with small gaps closed along it), so a slightly
-    tilted or faint rule still forms one run. The rule's centre line is then fitted piece by piece and only
-    ink within the rule's own thickness of it is taken, so a digit that touches the rule keeps its strokes;
-    where a stroke crossed the rule, the cut is closed again across it."""
+    A rule is a straight line of ink far longer and thinner than any digit. Its centre line is fitted and
+    only ink within the rule's own thickness of it is taken, so a digit that touches the rule keeps its
+    strokes; where a stroke crossed the rule, the cut is closed again across it. Horizontal rules first,
+    then vertical ones (margins, table columns) on the transposed mask."""
     clean, removed = mask, np.zeros_like(mask)
     for horizontal in (True, False):
         # work on a view in which the rules run along x; the transpose of a view costs nothing
@@ -130,11 +129,11 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, f
     """Pixels of the near-horizontal rules of ``mask`` and the largest half thickness taken around a
     rule's centre line (None when there are no rules).
 
-    Rules are found at half resolution (a 2x2 block with any ink is ink, so thin rules survive), which
-    quarters the cost of the long morphological runs. Each rule's centre row per column is a straight fit
-    (refitted without the columns a nearby stroke bulged) plus the residual's median over pieces of
-    ``rule_piece_px``, so a curled page's bent rule is followed but a stroke lying along it is not. All
-    rules of a frame are fitted together in arrays, so many rules cost about as much as one."""
+    Runs are found at half resolution (a 2x2 block with any ink is ink, so thin rules survive) as places
+    where most of a short window along x is ink, in a mask thickened across x: a tilted rule, or a faint
+    one that thresholded into dashes, still forms a run. Each run's centre line is fitted on its clean
+    columns (where no digit bulges it); runs on one straight line are one rule (see ``_collinear_long``).
+    All runs of a frame are fitted together in arrays, so many rules cost about as much as one."""
     h, w = mask.shape
     small = cv2.resize(mask, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
     small = (small > 0).astype(np.uint8) * 255
