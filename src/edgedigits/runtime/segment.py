@@ -91,8 +91,8 @@ def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarr
     if params.blur_ksize:
         paper = cv2.GaussianBlur(paper, (params.blur_ksize, params.blur_ksize), 0)
     block = max(3, int(min(gray.shape) * params.block_frac) | 1)
-    local = cv2.boxFilter(paper, cv2.CV_32F, (block, block), borderType=cv2.BORDER_REPLICATE)
-    mask = (paper < local * (1.0 - params.threshold_ratio)).astype(np.uint8) * 255
+    local = cv2.blur(paper, (block, block), borderType=cv2.BORDER_REPLICATE)
+    mask = cv2.compare(paper, cv2.convertScaleAbs(local, alpha=1.0 - params.threshold_ratio), cv2.CMP_LT)
     if params.open_ksize:
         kernel = np.ones((params.open_ksize, params.open_ksize), np.uint8)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
@@ -108,11 +108,18 @@ def remove_rules(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, n
     then vertical ones (margins, table columns) on the transposed mask."""
     clean, removed = mask, np.zeros_like(mask)
     for horizontal in (True, False):
-        # work on a view in which the rules run along x; the transpose of a view costs nothing
-        view = clean if horizontal else clean.T
-        found = _rule_pixels(np.ascontiguousarray(view), params)
+        # work on a view in which the rules run along x; the transpose of a view costs nothing, and
+        # the full-resolution mask is copied into that layout only when a rule is found
+        small = cv2.resize(
+            clean, (max(1, clean.shape[1] // 2), max(1, clean.shape[0] // 2)), interpolation=cv2.INTER_AREA
+        )
+        small = (small > 0).astype(np.uint8) * 255
+        found = _rule_pixels(
+            small if horizontal else np.ascontiguousarray(small.T), clean if horizontal else clean.T, params
+        )
         if found is None:
             continue
+        view = clean if horizontal else np.ascontiguousarray(clean.T)
         rule, half = found
         rule &= view
         cut = cv2.subtract(view, rule)
@@ -125,9 +132,11 @@ def remove_rules(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, n
     return clean, removed
 
 
-def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, float] | None:
+def _rule_pixels(
+    small: np.ndarray, mask: np.ndarray, params: SegmentParams
+) -> tuple[np.ndarray, float] | None:
     """Pixels of the near-horizontal rules of ``mask`` and the largest half thickness taken around a
-    rule's centre line (None when there are no rules).
+    rule's centre line (None when there are no rules); ``small`` is ``mask`` at half resolution.
 
     Runs are found at half resolution (a 2x2 block with any ink is ink, so thin rules survive) as places
     where most of a short window along x is ink, in a mask thickened across x: a tilted rule, or a faint
@@ -135,8 +144,6 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, f
     columns (where no digit bulges it); runs on one straight line are one rule (see ``_collinear_long``).
     All runs of a frame are fitted together in arrays, so many rules cost about as much as one."""
     h, w = mask.shape
-    small = cv2.resize(mask, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
-    small = (small > 0).astype(np.uint8) * 255
     sh, sw = small.shape
     tol = max(1, params.rule_tolerance_px // 2)
     run = max(3, int(params.rule_run_frac * sw))
@@ -145,17 +152,20 @@ def _rule_pixels(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, f
     density = cv2.blur(thick, (run, 1), borderType=cv2.BORDER_REPLICATE)
     band = (density >= 255 * params.rule_density).astype(np.uint8) * 255
     contours, _ = cv2.findContours(band, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pieces = []  # straight, thin runs: whole rules, or the pieces of one that faded next to a digit
-    for c in contours:
-        _, _, cw, _ = cv2.boundingRect(c)
-        if cw >= 2 * run:
-            pieces.append(c)
-    if not pieces:
+    widths = [cv2.boundingRect(c)[2] for c in contours]
+    leads = [  # runs long and thin enough (on average: digits on a rule bulge it) to lead a rule
+        cw >= params.rule_anchor_frac * sw
+        and cw >= params.rule_aspect / 2 * (cv2.contourArea(c) / cw - 2 * tol)
+        for c, cw in zip(contours, widths, strict=True)
+    ]
+    if not any(leads):
         return None
+    # runs: whole rules, or the pieces of one that faded next to a digit
+    pieces = [c for c, cw in zip(contours, widths, strict=True) if cw >= 2 * run]
     ids = np.zeros_like(band, np.int32)  # which piece each band pixel belongs to (1-based)
     for k, c in enumerate(pieces):
         cv2.drawContours(ids, [c], -1, k + 1, thickness=cv2.FILLED)
-    ys, xs = np.nonzero(band & (ids > 0).astype(np.uint8))
+    ys, xs = np.nonzero(ids)
     key = (ids[ys, xs] - 1) * sw + xs
     shape = (len(pieces), sw)
     count = np.bincount(key, minlength=shape[0] * sw).reshape(shape)
@@ -257,24 +267,21 @@ def _collinear_long(
     n, w = centre.shape
     cols = np.arange(w)
     length = (~np.isnan(centre)).sum(1)
-    mid = np.array([np.nanmean(np.where(np.isnan(c), np.nan, cols)) for c in centre])
+    on = ~np.isnan(centre)
+    mid = np.where(on, cols, 0).sum(1) / np.maximum(length, 1)
     at_mid = centre[np.arange(n), np.clip(np.round(mid).astype(np.int64), 0, w - 1)]
     at_mid = np.where(np.isnan(at_mid), np.nanmean(centre, 1), at_mid)
     anchor = np.arange(n)
-    anchors: list[int] = []
-    clean = ~np.isnan(observed)
-    for k in np.argsort(-length, kind="stable"):  # longest first: each line is led by its longest run
-        seen = np.flatnonzero(clean[k])
-        for a in anchors:
-            line = at_mid[a] + slope[a] * (cols - mid[a])
-            off = (
-                np.median(observed[k, seen] - line[seen]) if len(seen) >= 3 else at_mid[k] - line[int(mid[k])]
-            )
-            if abs(off) <= 2 * tol:
-                anchor[k] = a
-                break
-        else:
-            anchors.append(int(k))
+    left = np.argsort(-length, kind="stable")  # longest first: each line is led by its longest run
+    while len(left) and length[left[0]] >= params.rule_anchor_frac * w:  # shorter ones lead no rule
+        a, rest = left[0], left[1:]
+        line = at_mid[a] + slope[a] * (cols - mid[a])
+        off = _row_medians(observed[rest] - line)  # over each run's clean columns
+        guess = at_mid[rest] - line[np.clip(np.round(mid[rest]).astype(np.int64), 0, w - 1)]
+        off = np.where(np.isnan(off), guess, off)
+        joins = np.abs(off) <= 2 * tol
+        anchor[rest[joins]] = a
+        left = rest[~joins]
     total = np.bincount(anchor, weights=length, minlength=n)
     thick = np.bincount(anchor, weights=length * thickness, minlength=n) / np.maximum(total, 1)
     thick = np.maximum(thick - 2 * tol, 0)
@@ -287,6 +294,14 @@ def _collinear_long(
     return rule[anchor], anchor
 
 
+def _row_medians(values: np.ndarray, least: int = 3) -> np.ndarray:
+    """Each row's (lower) median over its non-NaN entries; NaN where a row has fewer than ``least``."""
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    valid = (~np.isnan(ordered)).sum(1)
+    median = ordered[np.arange(len(ordered)), np.maximum(valid - 1, 0) // 2]
+    return np.where(valid >= least, median, np.nan)
+
+
 def _half_thickness(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, reach: int = 6) -> np.ndarray:
     """Half of each rule's ink thickness: the median, over its columns, of the ink within ``reach`` rows
     of its centre line (a digit crossing it thickens only a few columns)."""
@@ -295,7 +310,7 @@ def _half_thickness(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, r
     rows = np.clip(np.round(safe)[:, None, :].astype(np.int64) + offsets, 0, mask.shape[0] - 1)
     counts = (mask[rows, np.arange(mask.shape[1])[None, None, :]] > 0).sum(1).astype(np.float64)
     counts[~present] = np.nan
-    return np.maximum(np.nanmedian(counts, axis=1), 1.0) / 2
+    return np.maximum(np.nan_to_num(_row_medians(counts, 1), nan=1.0), 1.0) / 2
 
 
 @dataclass(frozen=True)
