@@ -201,7 +201,7 @@ def _rule_pixels(
     full = 2 * centre[:, np.minimum(cols // 2, sw - 1)] + 0.5
     full_present = present[:, np.minimum(cols // 2, sw - 1)]
     half = _half_thickness(mask, full, full_present) + 1.0
-    out = np.zeros_like(mask)
+    out = np.zeros(mask.shape, np.uint8)  # C order even when mask is a transposed view
     for k in range(len(centre)):  # paint each rule's band of half-thickness around its centre line
         on = np.flatnonzero(full_present[k])
         top = max(0, int(np.nanmin(full[k]) - half[k]))
