@@ -55,3 +55,18 @@ def models_copy(exported, tmp_path):
     manifest = dict(manifest, checkpoint=dict(manifest["checkpoint"], file="mnist_mlp.pt"))
     (dst / "manifest.json").write_text(json.dumps(manifest))
     return dst
+
+
+@pytest.fixture(scope="session")
+def recognizer():
+    """The shipped release model in the torch-free runtime."""
+    from edgedigits.runtime import DigitRecognizer
+
+    return DigitRecognizer()
+
+
+@pytest.fixture(scope="session")
+def test_split(data_dir):
+    from edgedigits import data
+
+    return data.load_split("test", data_dir)

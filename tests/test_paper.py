@@ -9,7 +9,6 @@ import numpy as np
 import onnx
 import pytest
 
-from edgedigits import data
 from edgedigits.contract import META_REJECT
 from edgedigits.errors import ArtifactError
 from edgedigits.runtime import DigitRecognizer, OnnxModel, default_model_path
@@ -20,16 +19,6 @@ from edgedigits.synth import hershey_alpha, notebook_page, render_lines, shape_a
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_ROWS = [["2024", "17"], ["365", "12"], ["48", "1990"], ["7", "301"], ["86420"]]
 INK = (150, 115, 100)  # a blue-grey BGR rule or pen line
-
-
-@pytest.fixture(scope="module")
-def recognizer():
-    return DigitRecognizer()
-
-
-@pytest.fixture(scope="module")
-def test_split(data_dir):
-    return data.load_split("test", data_dir)
 
 
 def matched(result, boxes, min_iou):

@@ -10,23 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from onnx import TensorProto, helper
 
-from edgedigits import data
 from edgedigits.errors import ArtifactError, UsageError
 from edgedigits.runtime import Detection, DigitRecognizer, OnnxModel
 from edgedigits.runtime.normalize import NormalizeParams, stroke_width, to_mnist
 from edgedigits.runtime.recognizer import group_lines
 from edgedigits.runtime.segment import resolve_polarity
 from edgedigits.synth import SceneParams, Score, make_scene, render_lines
-
-
-@pytest.fixture(scope="module")
-def recognizer():
-    return DigitRecognizer()
-
-
-@pytest.fixture(scope="module")
-def test_split(data_dir):
-    return data.load_split("test", data_dir)
 
 
 def score_scenes(recognizer, split, n, seed, params=None, invert=False):

@@ -550,6 +550,22 @@ def make_page(kind: str, inks: Inks, rng: np.random.Generator, width: int = 640,
     return sheet.finish(kind)
 
 
+def _matches(truth: Sequence[Box], found: Sequence[Box], min_iou: float) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching by IoU, best pairs first: (truth index, found index) pairs."""
+    pairs = sorted(
+        ((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True
+    )
+    used_t, used_f, out = set(), set(), []
+    for overlap, i, j in pairs:
+        if overlap < min_iou:
+            break
+        if i not in used_t and j not in used_f:
+            used_t.add(i)
+            used_f.add(j)
+            out.append((i, j))
+    return out
+
+
 @dataclass
 class Score:
     truths: int = 0
@@ -567,21 +583,10 @@ class Score:
         pred_labels: Sequence[int],
         min_iou: float = 0.5,
     ) -> None:
-        """Greedy one-to-one matching by IoU, best pairs first."""
+        """Digits matched one to one by IoU (best pairs first)."""
         self.truths += len(truth_boxes)
         self.predictions += len(pred_boxes)
-        pairs = sorted(
-            ((iou(t, p), i, j) for i, t in enumerate(truth_boxes) for j, p in enumerate(pred_boxes)),
-            reverse=True,
-        )
-        used_t, used_p = set(), set()
-        for overlap, i, j in pairs:
-            if overlap < min_iou:
-                break
-            if i in used_t or j in used_p:
-                continue
-            used_t.add(i)
-            used_p.add(j)
+        for i, j in _matches(truth_boxes, pred_boxes, min_iou):
             self.matched += 1
             self.correct += int(truth_labels[i] == pred_labels[j])
 
@@ -591,17 +596,7 @@ class Score:
         """A written number counts as read when a line read in its place (IoU >= ``min_iou``) has exactly
         its digits."""
         self.numbers += len(truth)
-        pairs = sorted(
-            ((iou(t[1], r[1]), i, j) for i, t in enumerate(truth) for j, r in enumerate(read)), reverse=True
-        )
-        used_t, used_r = set(), set()
-        for overlap, i, j in pairs:
-            if overlap < min_iou:
-                break
-            if i in used_t or j in used_r:
-                continue
-            used_t.add(i)
-            used_r.add(j)
+        for i, j in _matches([t[1] for t in truth], [r[1] for r in read], min_iou):
             self.numbers_read += int(truth[i][0] == read[j][0])
 
     @property
