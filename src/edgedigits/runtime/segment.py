@@ -37,6 +37,7 @@ class SegmentParams:
     rule_aspect: float = 25.0  # and this many times longer than thick: a tall 1 is a thick short line
     rule_tolerance_px: int = 2  # a rule may wander this far off a straight run (tilt, lens, paper curl)
     rule_density: float = 0.6  # a faint rule thresholds into dashes: this much ink along a run will do
+    rule_stroke_px: int = 4  # ink across a rule this much thicker than the rule is a digit's stroke on it
     rule_piece_px: int = 96  # a rule's centre line may bend from piece to piece this long (curled pages)
     merge_fragment: float = 0.55  # a piece shorter than this fraction of a neighbour is a fragment of it
     merge_overlap: float = 0.3  # a fragment overlapping its host horizontally by this fraction of its width
@@ -200,10 +201,15 @@ def _rule_pixels(
     present = ~np.isnan(centre)
     full = 2 * centre[:, np.minimum(cols // 2, sw - 1)] + 0.5
     full_present = present[:, np.minimum(cols // 2, sw - 1)]
-    half = _half_thickness(mask, full, full_present) + 1.0
+    counts = _ink_across(mask, full, full_present)
+    half = np.maximum(np.nan_to_num(_row_medians(counts, 1), nan=1.0), 1.0) / 2
+    # a column where the ink across the rule is clearly thicker than the rule holds a digit's stroke
+    # lying on, touching or crossing it: the rule's pixels there stay, so the stroke stays whole
+    stroke = counts > 2 * half[:, None] + params.rule_stroke_px
+    half += 1.0
     out = np.zeros(mask.shape, np.uint8)  # C order even when mask is a transposed view
     for k in range(len(centre)):  # paint each rule's band of half-thickness around its centre line
-        on = np.flatnonzero(full_present[k])
+        on = np.flatnonzero(full_present[k] & ~stroke[k])
         top = max(0, int(np.nanmin(full[k]) - half[k]))
         bottom = min(h, int(np.nanmax(full[k]) + half[k]) + 2)
         rows = np.arange(top, bottom, dtype=np.float32)[:, None]
@@ -302,15 +308,15 @@ def _row_medians(values: np.ndarray, least: int = 3) -> np.ndarray:
     return np.where(valid >= least, median, np.nan)
 
 
-def _half_thickness(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, reach: int = 6) -> np.ndarray:
-    """Half of each rule's ink thickness: the median, over its columns, of the ink within ``reach`` rows
-    of its centre line (a digit crossing it thickens only a few columns)."""
+def _ink_across(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, reach: int = 6) -> np.ndarray:
+    """Per rule and column, the ink within ``reach`` rows of the rule's centre line (NaN off the rule):
+    its median over the columns is the rule's own thickness (digits thicken only some columns)."""
     offsets = np.arange(-reach, reach + 1)[None, :, None]
     safe = np.where(present, centre, 0)
     rows = np.clip(np.round(safe)[:, None, :].astype(np.int64) + offsets, 0, mask.shape[0] - 1)
     counts = (mask[rows, np.arange(mask.shape[1])[None, None, :]] > 0).sum(1).astype(np.float64)
     counts[~present] = np.nan
-    return np.maximum(np.nan_to_num(_row_medians(counts, 1), nan=1.0), 1.0) / 2
+    return counts
 
 
 @dataclass(frozen=True)
