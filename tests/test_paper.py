@@ -29,7 +29,6 @@ def test_lined_notebook_page_is_read_to_its_exact_numbers(recognizer, test_split
     page = notebook_page(test_split, NOTEBOOK_ROWS, seed=0)
     result = recognizer.recognize(page.image)
     assert [line.text for line in result.lines] == [n for row in NOTEBOOK_ROWS for n in row]
-    assert [t for t, _ in page.numbers] == [line.text for line in result.lines]
     assert all(matched(result, page.boxes, 0.7)), "a box took in its rule or lost part of its digit"
 
 
@@ -88,8 +87,8 @@ def test_rules_are_taken_out_of_the_mask_and_digits_are_not():
     for y in range(330, 470, 28):  # strokes stacked in a column
         cv2.line(mask, (600, y), (600, y + 20), 255, 5)
     clean, rules = remove_rules(mask, SegmentParams())
-    assert rules[100 + int(320 * 0.035), 318:322].any() and not clean[300, 100:290].any()
-    assert not clean[10:470, 72].any()
+    assert not clean[95:130].any() and rules[95:130].any()  # the dashed rule and the margin it crosses
+    assert not clean[296:305, 100:290].any() and not clean[:, 66:80].any()
     assert clean[165:285, 300].all() and clean[180, 405:515].all() and clean[335:345, 600].all()
     contours, _ = cv2.findContours(clean, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     one = [cv2.boundingRect(c) for c in contours if cv2.pointPolygonTest(c, (300, 200), False) >= 0]
@@ -131,12 +130,18 @@ def test_rejection_rule_is_read_from_the_model_metadata(tmp_path, recognizer):
 
     sheet = np.full((120, 200), 220, np.uint8)
     cv2.putText(sheet, "7", (70, 100), cv2.FONT_HERSHEY_SIMPLEX, 3, 40, 8)
+    shipped = recognizer.recognize(sheet)
+    assert len(shipped.digits) == 1 and shipped.digits[0].confidence < 1.0  # what a rule of 1.0 rejects
     everything = DigitRecognizer(with_rule('{"score": "max_softmax", "threshold": 1.0}')).recognize(sheet)
     assert everything.digits == [] and len(everything.rejected) == 1
     nothing = DigitRecognizer(with_rule('{"score": "none"}'))
     assert nothing.reject.score == "none" and len(nothing.recognize(sheet).digits) == 1
-    for bad in ('{"score": "max_softmax", "threshold": 2}', '{"score": "energy"}', "not json"):
-        with pytest.raises(ArtifactError, match="rejection rule"):
+    for bad, why in (
+        ('{"score": "max_softmax", "threshold": 2}', "threshold in"),
+        ('{"score": "energy"}', "'energy' is not one this runtime knows"),
+        ("not json", "unreadable rejection rule"),
+    ):
+        with pytest.raises(ArtifactError, match=why):
             OnnxModel(with_rule(bad))
 
 
@@ -154,3 +159,18 @@ def test_a_bare_tutorial_state_dict_promises_no_rejection(tmp_path, test_split):
     assert recognizer.reject.score == "none"
     result = recognizer.recognize(render_lines(test_split, ["2024"]))
     assert len(result.digits) == 4 and result.rejected == []
+
+
+def test_one_frame_wide_piece_does_not_pair_every_piece():
+    """The fragment sweep looks at each host's own reach: a frame-wide stroke that is no rule (too
+    wavy) must not make the pairing quadratic, and small fragments still find their digit."""
+    from edgedigits.runtime.segment import _fragment_hosts
+
+    rng = np.random.default_rng(0)
+    boxes = np.stack(
+        [rng.integers(0, 1200, 400), rng.integers(0, 700, 400), np.full(400, 20), np.full(400, 30)], 1
+    )
+    boxes = np.vstack([boxes, [[0, 710, 1280, 8]], [[500, 0, 20, 30]], [[502, 33, 12, 6]]])
+    hosts = _fragment_hosts(boxes.astype(np.int64), SegmentParams())
+    assert hosts[-1] == len(boxes) - 2  # the small bar right under a digit joins it
+    assert hosts[-3] == len(boxes) - 3  # the wide stroke joins nothing

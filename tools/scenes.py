@@ -38,6 +38,7 @@ def verdict(kind: str, figures: dict) -> str:
     marks = [
         f"{metric} {'✓' if figures[metric] >= goal else '✗'} (>= {goal:.1%})"
         for metric, goal in TARGETS.get(kind, ())
+        if figures[metric] is not None
     ]
     return ", ".join(marks) or "-"
 
@@ -75,9 +76,10 @@ def main() -> None:
         f"{'condition':<10}{'style':<9}{'digits':>7}{'recall':>8}{'prec':>8}{'e2e':>8}{'numbers':>9}  targets"
     )
     for r in rows:
+        numbers = "-" if r["numbers_exact"] is None else f"{r['numbers_exact']:.1%}"
         print(
             f"{r['condition']:<10}{r['style']:<9}{r['truths']:>7}{r['recall']:>8.1%}{r['precision']:>8.1%}"
-            f"{r['end_to_end']:>8.1%}{r['numbers_exact']:>9.1%}  {verdict(r['condition'], r)}"
+            f"{r['end_to_end']:>8.1%}{numbers:>9}  {verdict(r['condition'], r)}"
         )
 
 

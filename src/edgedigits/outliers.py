@@ -30,11 +30,10 @@ def _pair(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Two digits run together (side by side, touching or nearly), as a merged blob would look."""
     a, b = (digits[int(i)] for i in rng.integers(len(digits), size=2))
     gap = int(rng.integers(-4, 3))
-    width = 56 + gap
-    canvas = np.zeros((28, max(width, 30)), np.uint8)
+    canvas = np.zeros((28, 56 + gap), np.uint8)
     canvas[:, :28] = a
-    right = canvas[:, 28 + gap : 56 + gap]
-    np.maximum(right, b[:, : right.shape[1]], out=right)
+    right = canvas[:, 28 + gap :]
+    np.maximum(right, b, out=right)
     dy = int(rng.integers(-3, 4))
     canvas = np.roll(canvas, dy, axis=0) if rng.random() < 0.5 else canvas
     big = cv2.resize(canvas, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)

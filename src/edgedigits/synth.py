@@ -526,7 +526,8 @@ def _form(sheet: _Sheet, inks: Inks) -> None:
 
 
 def make_page(kind: str, inks: Inks, rng: np.random.Generator, width: int = 640, height: int = 480) -> Page:
-    """A camera frame of one of ``PAGE_KINDS`` with ground truth for every digit and number."""
+    """A camera frame of one of ``PAGE_KINDS`` with ground truth for every digit and number (a form is
+    at least 1280x720: it is the dense condition)."""
     if kind not in PAGE_KINDS:
         raise ValueError(f"kind must be one of {PAGE_KINDS}, got {kind!r}")
     if kind == "blank":  # the runtime's first condition: MNIST digits spread over blank paper
@@ -600,8 +601,9 @@ class Score:
             self.numbers_read += int(truth[i][0] == read[j][0])
 
     @property
-    def numbers_exact(self) -> float:
-        return self.numbers_read / self.numbers if self.numbers else 1.0
+    def numbers_exact(self) -> float | None:
+        """None where no number was written (MNIST digits spread over blank paper)."""
+        return self.numbers_read / self.numbers if self.numbers else None
 
     @property
     def recall(self) -> float:
@@ -641,7 +643,7 @@ def notebook_page(
     tilt_deg: float = 1.5,
 ) -> Page:
     """A lined notebook page with ``rows[i]``'s numbers written on the i-th rule (MNIST test digits,
-    touching their rule, 3-9 px apart): a known answer for tests, demos and the README's sample."""
+    touching their rule, 4-8 px apart): a known answer for tests, demos and the README's sample."""
     rng = np.random.default_rng(seed)
     inks = Inks(split)
     sheet = _Sheet(rng, width, height)

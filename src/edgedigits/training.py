@@ -176,9 +176,9 @@ def train(
     test_x, test_y = to_tensors(data.load_split("test", config.data_dir), device)
     outliers = calibration = None
     if recipe.outliers is not None:
-        train_x, train_y, outliers, calibration = _outlier_material(
-            train_split, test_x, recipe, config.seed, device
-        )
+        # a resumed run draws the material of the run it continues, whatever --seed says now
+        seed = int(resume.loaded.raw.get("config", {}).get("seed", config.seed)) if resume else config.seed
+        train_x, train_y, outliers, calibration = _outlier_material(train_split, test_x, recipe, seed, device)
     net = SimpleNN().to(device)
     n = len(train_x)
     steps_per_epoch = math.ceil(n / recipe.batch_size)

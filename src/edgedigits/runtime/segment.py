@@ -3,7 +3,7 @@
 Pipeline: grayscale -> (invert for light-on-dark) -> light blur -> adaptive threshold, so uneven light
 does not matter -> open away specks -> take out ruled/margin/table lines (repairing the strokes they
 crossed) -> connected pieces -> join each fragment to its digit -> filter by size, aspect and ink ratio.
-Every constant is a field of ``SegmentParams``.
+The tunable constants are fields of ``SegmentParams``, each with the reason for its default.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ class SegmentParams:
             raise UsageError(f"block_frac must be in (0, 1), got {self.block_frac}")
         if not 0 < self.rule_run_frac <= self.rule_anchor_frac <= self.rule_min_frac <= 1:
             raise UsageError("need 0 < rule_run_frac <= rule_anchor_frac <= rule_min_frac <= 1")
+        if not 0 < self.threshold_ratio < 1:
+            raise UsageError(f"threshold_ratio must be in (0, 1), got {self.threshold_ratio}")
+        if not (0 < self.rule_density <= 1 and 0 < self.rule_straight <= 1):
+            raise UsageError("rule_density and rule_straight must be in (0, 1]")
+        if self.rule_piece_px < 2 or self.rule_tolerance_px < 0 or self.rule_stroke_px < 0:
+            raise UsageError("need rule_piece_px >= 2, rule_tolerance_px >= 0 and rule_stroke_px >= 0")
         if not 0 < self.merge_fragment < 1:
             raise UsageError(f"merge_fragment must be in (0, 1), got {self.merge_fragment}")
         if not 0 <= self.min_ink_ratio < self.max_ink_ratio <= 1:
@@ -141,7 +147,7 @@ def _rule_pixels(
     rule's centre line (None when there are no rules); ``small`` is ``mask`` at half resolution.
 
     Runs are found at half resolution (a 2x2 block with any ink is ink, so thin rules survive) as places
-    where most of a short window along x is ink, in a mask thickened across x: a tilted rule, or a faint
+    where most of a short window along x is ink, in a mask thickened along y: a tilted rule, or a faint
     one that thresholded into dashes, still forms a run. Each run's centre line is fitted on its clean
     columns (where no digit bulges it); runs on one straight line are one rule (see ``_collinear_long``).
     All runs of a frame are fitted together in arrays, so many rules cost about as much as one."""
@@ -202,6 +208,7 @@ def _rule_pixels(
     present = ~np.isnan(centre)
     full = 2 * centre[:, np.minimum(cols // 2, sw - 1)] + 0.5
     full_present = present[:, np.minimum(cols // 2, sw - 1)]
+    # look as far across the rule as its band reaches (a thick ruler-drawn line too)
     counts = _ink_across(mask, full, full_present)
     half = np.maximum(np.nan_to_num(_row_medians(counts, 1), nan=1.0), 1.0) / 2
     # a column where the ink across the rule is clearly thicker than the rule holds a digit's stroke
@@ -311,7 +318,9 @@ def _row_medians(values: np.ndarray, least: int = 3) -> np.ndarray:
 
 def _ink_across(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, reach: int = 6) -> np.ndarray:
     """Per rule and column, the ink within ``reach`` rows of the rule's centre line (NaN off the rule):
-    its median over the columns is the rule's own thickness (digits thicken only some columns)."""
+    its median over the columns is the rule's own thickness (digits thicken only some columns). Six
+    rows cover pen-, pencil- and printed rules; wider looks took in the digits sitting on them (notebook
+    pages -0.4 points), so a marker line thicker than about 13 px is not taken out."""
     offsets = np.arange(-reach, reach + 1)[None, :, None]
     safe = np.where(present, centre, 0)
     rows = np.clip(np.round(safe)[:, None, :].astype(np.int64) + offsets, 0, mask.shape[0] - 1)
@@ -371,29 +380,34 @@ def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
     return Blobs(merged[kept].reshape(-1, 4), inks)
 
 
+MAX_FRAGMENT_WIDTH = 1.25  # a 5's bar may stick out beyond its body; an underline is wider still
+
+
 def _fragment_hosts(boxes: np.ndarray, params: SegmentParams) -> np.ndarray:
     """For each piece, the index of the digit it belongs to: itself, or the piece it is a fragment of.
 
     A fragment (a 5's detached bar, a broken stroke) is much shorter than its host and sits on or right
     above/below it; two pieces that are each digit-sized never join, so digits in a column and close
-    digits of a number stay apart. Candidate pairs come from a sweep over x (pieces that overlap
-    horizontally), so the work grows with the pieces and their neighbours, not with all pairs."""
+    digits of a number stay apart. Candidate pairs come from a sweep over x: each host looks only at
+    the pieces starting within its own reach (a fragment is at most ``MAX_FRAGMENT_WIDTH`` times as
+    wide as its host), so the work grows with the pieces and their neighbours, never with all pairs,
+    even when one piece is as wide as the frame."""
     n = len(boxes)
     host = np.arange(n)
     if n < 2:
         return host
     x, y, w, h = boxes.T
     order = np.argsort(x, kind="stable")
-    lo = np.searchsorted(x[order], x - w.max(), "left")
+    lo = np.searchsorted(x[order], x - MAX_FRAGMENT_WIDTH * w, "right")  # host j's candidate fragments
     hi = np.searchsorted(x[order], x + w, "left")
     counts = hi - lo
-    i = np.repeat(np.arange(n), counts)
-    j = order[np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)]
+    j = np.repeat(np.arange(n), counts)
+    i = order[np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)]
     overlap = np.minimum(x[i] + w[i], x[j] + w[j]) - np.maximum(x[i], x[j])
     gap = np.maximum(y[i], y[j]) - np.minimum(y[i] + h[i], y[j] + h[j])  # negative: overlapping rows
     ok = (
         (h[i] <= params.merge_fragment * h[j])
-        & (w[i] <= 1.25 * w[j])  # wider than its host: an underline, not a fragment
+        & (w[i] <= MAX_FRAGMENT_WIDTH * w[j])  # much wider than its host: an underline, not a fragment
         & (overlap >= params.merge_overlap * np.minimum(w[i], w[j]))
         & (gap <= params.merge_gap_frac * h[j])
     )

@@ -63,12 +63,17 @@ class RejectRule:
         try:
             rule = json.loads(text) if text else dict(REJECT_NONE)
             score = rule["score"]
-            if score == "none":
-                return cls()
-            threshold = float(rule["threshold"])
-        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+        except (json.JSONDecodeError, TypeError, KeyError) as exc:
             raise ArtifactError(f"{path}: unreadable rejection rule {text!r} ({exc})") from exc
-        if score != "max_softmax" or not 0.0 <= threshold <= 1.0:
+        if score == "none":
+            return cls()
+        if score != "max_softmax":
+            raise ArtifactError(f"{path}: rejection rule score {score!r} is not one this runtime knows")
+        try:
+            threshold = float(rule["threshold"])
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ArtifactError(f"{path}: unreadable rejection rule {text!r} ({exc})") from exc
+        if not 0.0 <= threshold <= 1.0:
             raise ArtifactError(
                 f"{path}: rejection rule {text!r} is not one this runtime knows "
                 "(score 'none', or 'max_softmax' with a threshold in [0, 1])"
