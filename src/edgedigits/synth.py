@@ -362,10 +362,6 @@ def _pen(rng: np.random.Generator) -> tuple[tuple[float, float, float], float]:
     return INK_COLORS[int(rng.integers(2))], rng.uniform(0.75, 1.0)
 
 
-def _free(box: Box, taken: Sequence[Box], margin: float) -> bool:
-    return not _overlaps(box, taken, margin)
-
-
 def _rules(sheet: _Sheet, spacing: float, tilt: float, start: float) -> list[float]:
     """Blue-grey rules across the sheet (and maybe a red margin line); returns their y at x = 0."""
     rng = sheet.rng
@@ -440,7 +436,7 @@ def _clutter(sheet: _Sheet, inks: Inks) -> None:
         width = sum(_tight(a)[2] for a in inks_) + gap * (len(text) - 1)
         for _attempt in range(20):
             x, y = rng.uniform(10, sheet.w - width - 10), rng.uniform(height + 10, sheet.h - 10)
-            if _free((int(x), int(y - height), int(width), height), sheet.taken, 0.4):
+            if not _overlaps((int(x), int(y - height), int(width), height), sheet.taken, 0.4):
                 sheet.write_number(text, inks_, x, y, height, gap, 0.0, color, strength)
                 break
     for _ in range(int(rng.integers(3, 9))):  # marks that are not digits
@@ -450,7 +446,7 @@ def _clutter(sheet: _Sheet, inks: Inks) -> None:
         for _attempt in range(20):
             x, y = int(rng.uniform(0, sheet.w - aw)), int(rng.uniform(0, sheet.h - ah))
             box = (x, y, aw, ah)
-            if _free(box, sheet.taken, 0.3):
+            if not _overlaps(box, sheet.taken, 0.3):
                 sheet.ink(alpha, x, y, color, strength)
                 sheet.taken.append(box)
                 break

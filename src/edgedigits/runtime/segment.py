@@ -183,8 +183,7 @@ def _rule_pixels(
     np.maximum.at(bottom, key, ys)
     top, bottom = top.reshape(shape), bottom.reshape(shape)
     # a run's thickness: the median band height over its columns (digits sitting on it bulge only some)
-    ordered = np.sort(np.where(count > 0, count, np.iinfo(count.dtype).max), axis=1)
-    thickness = ordered[np.arange(shape[0]), np.maximum((count > 0).sum(1) - 1, 0) // 2].astype(np.float64)
+    thickness = _row_medians(np.where(count > 0, count, np.nan), least=1)
     # the centre line is fitted on the clean columns only: one run of the run's own thickness
     clean = (count > 0) & (bottom - top + 1 == count) & (count <= thickness[:, None] + 1)
     observed = np.where(clean, (top + bottom) / 2.0, np.nan)
@@ -208,7 +207,6 @@ def _rule_pixels(
     present = ~np.isnan(centre)
     full = 2 * centre[:, np.minimum(cols // 2, sw - 1)] + 0.5
     full_present = present[:, np.minimum(cols // 2, sw - 1)]
-    # look as far across the rule as its band reaches (a thick ruler-drawn line too)
     counts = _ink_across(mask, full, full_present)
     half = np.maximum(np.nan_to_num(_row_medians(counts, 1), nan=1.0), 1.0) / 2
     # a column where the ink across the rule is clearly thicker than the rule holds a digit's stroke
@@ -248,10 +246,8 @@ def _fit_rules(centre: np.ndarray, extent: np.ndarray, piece: int):
     pieces = -(-w // piece)
     residual = np.full((n, pieces * piece), np.nan)
     residual[:, :w] = np.where(use, centre - line, np.nan)
-    ordered = np.sort(residual.reshape(n, pieces, piece), axis=2)  # NaN sorts last
-    valid = (~np.isnan(ordered)).sum(2)
-    knots = np.take_along_axis(ordered, (np.maximum(valid - 1, 0) // 2)[:, :, None], 2)[:, :, 0]
-    knots = np.where(valid > 0, knots, 0.0)
+    knots = _row_medians(residual.reshape(n * pieces, piece), least=1).reshape(n, pieces)
+    knots = np.nan_to_num(knots, nan=0.0)  # a piece with no clean column does not bend the line
     # linear interpolation of the knots (at each piece's middle) to every column
     pos = np.clip((np.arange(w) - piece / 2.0) / piece, 0, pieces - 1)
     left = np.floor(pos).astype(np.int64)
