@@ -1,7 +1,9 @@
 """``edgedigits bench``: size, accuracy, batch-1 latency and batch-N throughput per artifact, one thread.
 
 Like ``yolo benchmark``, but every row runs the same test images on one thread, so the numbers compare
-backends rather than thread pools. onnx.reference is a correctness oracle, not a runtime: not timed.
+backends rather than thread pools; where flash and RAM matter (the C targets) they are measured from
+the compiled object. Correctness oracles (onnx.reference) are not timed; a runtime that is not
+installed is a skipped row, not an error.
 """
 
 from __future__ import annotations
@@ -10,18 +12,17 @@ import json
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from edgedigits.errors import ArtifactError, UsageError
-from edgedigits.formats import BY_NAME
-from edgedigits.manifest import check_all, read_manifest
-from edgedigits.verify import eager_predict, make_inputs, reference_model
+from edgedigits.errors import ArtifactError, MissingRuntime, UsageError
+from edgedigits.formats import BY_NAME, ORACLES
+from edgedigits.manifest import check_all
+from edgedigits.reference import Reference, eager_predict
+from edgedigits.tables import Row, Table, cell
 
-NOT_TIMED = frozenset({"onnx.reference"})
 WARMUP = 50
 
 
@@ -30,11 +31,14 @@ class BenchRow:
     backend: str
     artifact: str
     bytes: int | None
-    accuracy: float
-    latency_ms_median: float
-    latency_ms_p90: float
-    throughput_per_s: float
-    throughput_batch: int
+    accuracy: float | None = None
+    latency_ms_median: float | None = None
+    latency_ms_p90: float | None = None
+    throughput_per_s: float | None = None
+    throughput_batch: int | None = None
+    flash_bytes: int | None = None
+    ram_bytes: int | None = None
+    skipped: str | None = None
 
 
 def _latencies(predict, image: np.ndarray, runs: int) -> list[float]:
@@ -48,7 +52,10 @@ def _latencies(predict, image: np.ndarray, runs: int) -> list[float]:
     return out
 
 
-def _row(backend: str, artifact: str, size: int | None, predict, images, labels, runs: int) -> BenchRow:
+def _timed(
+    backend: str, artifact: str, size: int | None, predict, ref: Reference, runs: int, **extra
+) -> BenchRow:
+    images, labels = ref.inputs.test_images, ref.inputs.test_labels
     lat = _latencies(predict, images[:1], runs)
     best = float("inf")
     for _ in range(3):
@@ -64,44 +71,40 @@ def _row(backend: str, artifact: str, size: int | None, predict, images, labels,
         float(np.percentile(lat, 90)),
         len(images) / best,
         len(images),
+        **extra,
     )
 
 
-def bench(models: Path, data_dir: Path | None = None, runs: int = 500) -> list[BenchRow]:
+def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
     if runs < 10:
         raise UsageError(f"--runs must be >= 10, got {runs}")
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    manifest = read_manifest(models)
-    check_all(models, manifest)
-    reference = reference_model(models, manifest)
-    inputs = make_inputs(data_dir)
-    images, labels = inputs.test_images, inputs.test_labels
-
-    rows = [_row("torch eager", "checkpoint", None, eager_predict(reference), images, labels, runs)]
-    for entry in manifest["artifacts"]:
-        fmt, path = BY_NAME.get(entry["format"]), models / entry["file"]
+    check_all(ref.models, ref.manifest)
+    rows = [_timed("torch eager", "checkpoint", None, eager_predict(ref.model), ref, runs)]
+    for entry in ref.manifest["artifacts"]:
+        fmt, path = BY_NAME.get(entry["format"]), ref.models / entry["file"]
         if fmt is None:
-            raise ArtifactError(f"{models / 'manifest.json'} lists an unknown format {entry['format']!r}")
+            raise ArtifactError(f"{ref.models / 'manifest.json'} lists an unknown format {entry['format']!r}")
+        size = entry["bytes"] + sum(c["bytes"] for c in entry.get("companions", []))
         for backend, loader in fmt.loaders.items():
-            if backend not in NOT_TIMED:
-                rows.append(
-                    _row(
-                        f"{fmt.name}/{backend}",
-                        entry["file"],
-                        entry["bytes"],
-                        loader(path),
-                        images,
-                        labels,
-                        runs,
-                    )
-                )
+            if backend in ORACLES:
+                continue
+            name = f"{fmt.name}/{backend}"
+            try:
+                predict = loader(path)
+                footprint = fmt.footprint(path) if fmt.footprint else None
+            except MissingRuntime as exc:
+                rows.append(BenchRow(name, entry["file"], size, skipped=str(exc)))
+                continue
+            extra = {"flash_bytes": footprint.flash, "ram_bytes": footprint.ram} if footprint else {}
+            rows.append(_timed(name, entry["file"], size, predict, ref, runs, **extra))
     return rows
 
 
 def goals(rows: list[BenchRow]) -> list[tuple[bool, str]]:
-    """The issue's targets, checked on this run's own figures."""
-    by = {r.backend: r for r in rows}
+    """The targets the issues set, checked on this run's own figures."""
+    by = {r.backend: r for r in rows if r.skipped is None}
     out = []
     ort, eager, dnn = by.get("onnx/onnxruntime"), by.get("torch eager"), by.get("onnx/cv2.dnn")
     if ort and eager:
@@ -110,27 +113,53 @@ def goals(rows: list[BenchRow]) -> list[tuple[bool, str]]:
     if ort and dnn:
         ratio = ort.latency_ms_median / dnn.latency_ms_median
         out.append((ratio <= 1.2, f"onnxruntime batch-1 latency {ratio:.2f}x cv2.dnn (goal <= 1.2x)"))
-    q = by.get("onnx_int8/onnxruntime")
-    if ort and q:
-        ratio = q.bytes / ort.bytes
-        out.append((ratio <= 0.3, f"int8 ONNX size {ratio:.0%} of fp32 ONNX (goal <= 30%)"))
+    for fp32, int8, what in (
+        ("onnx/onnxruntime", "onnx_int8/onnxruntime", "int8 ONNX size"),
+        ("c/ctypes", "c_int8/ctypes", "int8 C flash"),
+    ):
+        a, b = by.get(fp32), by.get(int8)
+        if a and b:
+            ratio = (b.flash_bytes or b.bytes) / (a.flash_bytes or a.bytes)
+            out.append((ratio <= 0.3, f"{what} {ratio:.0%} of fp32 (goal <= 30%)"))
     return out
 
 
-def format_table(rows: list[BenchRow]) -> str:
-    batch = rows[0].throughput_batch
-    lines = [
-        f"{'backend':<30} {'artifact':<21} {'size KiB':>9} {'accuracy':>9} {'b1 p50 ms':>10} "
-        f"{'b1 p90 ms':>10} {f'b{batch} img/s':>12}"
-    ]
+def table(rows: list[BenchRow]) -> Table:
+    batch = next((r.throughput_batch for r in rows if r.throughput_batch), 0)
+    out = Table(
+        (
+            "backend",
+            "artifact",
+            "size KiB",
+            "flash KiB",
+            "RAM B",
+            "accuracy",
+            "b1 p50 ms",
+            "b1 p90 ms",
+            f"b{batch} img/s",
+        ),
+        frozenset(range(2, 9)),
+    )
     for r in rows:
-        size = "-" if r.bytes is None else f"{r.bytes / 1024:.1f}"
-        lines.append(
-            f"{r.backend:<30} {r.artifact:<21} {size:>9} {r.accuracy:>9.2%} {r.latency_ms_median:>10.4f} "
-            f"{r.latency_ms_p90:>10.4f} {r.throughput_per_s:>12,.0f}"
+        out.rows.append(
+            Row(
+                (
+                    r.backend,
+                    r.artifact,
+                    cell(None if r.bytes is None else r.bytes / 1024, ".1f"),
+                    cell(None if r.flash_bytes is None else r.flash_bytes / 1024, ".1f"),
+                    cell(r.ram_bytes, ","),
+                    cell(r.accuracy, ".2%"),
+                    cell(r.latency_ms_median, ".4f"),
+                    cell(r.latency_ms_p90, ".4f"),
+                    cell(r.throughput_per_s, ",.0f"),
+                ),
+                "skip" if r.skipped else "",
+                (f"skipped: {r.skipped}",) if r.skipped else (),
+            )
         )
-    lines += [f"{'✓' if ok else '✗'} {text}" for ok, text in goals(rows)]
-    return "\n".join(lines)
+    out.footer.extend(("pass" if ok else "fail", text) for ok, text in goals(rows))
+    return out
 
 
 def to_json(rows: list[BenchRow]) -> str:

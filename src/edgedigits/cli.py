@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from typing import Annotated
 import typer
 
 from edgedigits.contract import DEFAULT_OPSET
-from edgedigits.errors import EdgeDigitsError
+from edgedigits.errors import EdgeDigitsError, UsageError
 
 app = typer.Typer(
     help="Train the tutorial MNIST MLP, export it, prove backend parity, and read digits on the edge.",
@@ -116,16 +117,25 @@ def export(
         "models/mnist_mlp.pt"
     ),
     out: Annotated[Path, typer.Option(help="Folder for the artifacts and manifest.json.")] = Path("models"),
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated formats to write, e.g. onnx,executorch,c (default: every fp32 format "
+            "whose runtime is installed; see the README's format table)."
+        ),
+    ] = None,
     quantize: Annotated[
-        bool, typer.Option("--quantize", help="Also write dynamic int8 ONNX and TorchScript.")
+        bool, typer.Option("--quantize", help="Also write the int8 formats of the default set.")
     ] = False,
     opset: Annotated[int, typer.Option(help="ONNX opset version (17-23).")] = DEFAULT_OPSET,
     normalization: Annotated[
         str | None,
         typer.Option(help="MEAN,STD for a bare state_dict, which does not carry it (default: 0.5,0.5)."),
     ] = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Export to ONNX, TorchScript and torch.export (and int8 with --quantize), with a manifest."""
+    """Export to every format (ONNX, TorchScript, torch.export, ORT, OpenVINO, ExecuTorch, C; int8 with
+    --quantize), staged and all-or-nothing, with a manifest."""
     from edgedigits.exporting import ExportConfig
     from edgedigits.exporting import export as run_export
     from edgedigits.model import Normalization
@@ -136,8 +146,20 @@ def export(
         quantize=quantize,
         opset=opset,
         normalization=Normalization.parse(normalization) if normalization else None,
+        formats=None if formats is None else tuple(f.strip() for f in formats.split(",") if f.strip()),
+        data_dir=data_dir,
     )
     run_export(config, log=lambda line: typer.echo(line, err=True))
+
+
+def _print_table(table, json_text: str | None) -> None:
+    """JSON when asked; on a terminal, rich (colour, aligned); piped, plain text that stays stable."""
+    if json_text is not None:
+        typer.echo(json_text)
+    elif sys.stdout.isatty():
+        typer.echo(table.rich(width=shutil.get_terminal_size().columns))
+    else:
+        typer.echo(table.plain())
 
 
 @app.command()
@@ -147,15 +169,20 @@ def verify(
         "models"
     ),
     data_dir: DataDir = None,
+    require_all: Annotated[
+        bool,
+        typer.Option("--require-all", help="Fail when any artifact's runtime is missing (CI, releases)."),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Prove every artifact gives the eager model's answers; exit 1 if any check fails."""
-    from edgedigits.verify import format_table, require_all_passed, to_json
+    """Prove every artifact, run by its own runtime, gives the eager model's answers; exit 1 if not."""
+    from edgedigits.reference import load_reference
+    from edgedigits.verify import require_all_passed, table, to_json
     from edgedigits.verify import verify as run_verify
 
-    checks = run_verify(models, data_dir)
-    typer.echo(to_json(checks) if json_output else format_table(checks))
-    require_all_passed(checks)
+    checks = run_verify(load_reference(models, data_dir))
+    _print_table(table(checks), to_json(checks) if json_output else None)
+    require_all_passed(checks, require_all)
 
 
 @app.command()
@@ -168,19 +195,32 @@ def bench(
     runs: Annotated[int, typer.Option(help="Timed batch-1 runs per backend, after 50 warm-up runs.")] = 500,
     json_output: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
-    """Size, accuracy, batch-1 latency and full-test-set throughput per artifact, on one thread."""
+    """Size, flash/RAM (C), accuracy, batch-1 latency and throughput per artifact, on one thread."""
     from edgedigits.bench import bench as run_bench
-    from edgedigits.bench import format_table, to_json
+    from edgedigits.bench import table, to_json
+    from edgedigits.reference import load_reference
 
-    rows = run_bench(models, data_dir, runs)
-    typer.echo(to_json(rows) if json_output else format_table(rows))
+    if runs < 10:  # before the test set is read
+        raise UsageError(f"--runs must be >= 10, got {runs}")
+    rows = run_bench(load_reference(models, data_dir), runs)
+    _print_table(table(rows), to_json(rows) if json_output else None)
 
 
 ModelPath = Annotated[
     Path | None,
-    typer.Option("--model", help="ONNX model (default: the release model shipped in the package)."),
+    typer.Option(
+        "--model",
+        help="Model artifact for --backend (default: the ONNX release model shipped in the package).",
+    ),
 ]
 Polarity = Annotated[str, typer.Option(help="Ink polarity: dark-on-light, light-on-dark or auto.")]
+Backend = Annotated[
+    str,
+    typer.Option(
+        help="Runtime for the model: onnxruntime, opencv, openvino, executorch or c "
+        "(all but the first two need --model to their artifact, e.g. models/mnist_mlp.xml)."
+    ),
+]
 
 
 def _run_detect(options) -> None:
@@ -197,6 +237,7 @@ def detect(
         str, typer.Option(help="Camera index, device path, video, image, folder of images, or URL.")
     ],
     model: ModelPath = None,
+    backend: Backend = "onnxruntime",
     polarity: Polarity = "dark-on-light",
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per frame per line.")] = False,
     output: Annotated[
@@ -219,6 +260,7 @@ def detect(
         DetectOptions(
             source=source,
             model=model,
+            backend=backend,
             polarity=polarity,
             json_lines=json_lines,
             output=output,
@@ -235,6 +277,7 @@ def detect(
 def webcam(
     camera: Annotated[str, typer.Option(help="Camera index or device path.")] = "0",
     model: ModelPath = None,
+    backend: Backend = "onnxruntime",
     polarity: Polarity = "dark-on-light",
     debug: Annotated[bool, typer.Option("--debug", help="Also show the normalized 28x28 crops.")] = False,
     display: Annotated[bool, typer.Option("--display/--no-display", help="Show the live view.")] = True,
@@ -249,6 +292,7 @@ def webcam(
             source=camera,
             per_frame_lines=False,
             model=model,
+            backend=backend,
             polarity=polarity,
             display=display,
             debug=debug,

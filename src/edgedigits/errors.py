@@ -37,6 +37,10 @@ class ArtifactError(EdgeDigitsError):
     """An exported artifact is missing, corrupt, or does not match its manifest."""
 
 
+class MissingRuntime(EdgeDigitsError):
+    """A runtime or tool a step needs is not installed here; the message says what to install."""
+
+
 class ParityError(EdgeDigitsError):
     """A backend's outputs disagree with the reference beyond its tolerance."""
 

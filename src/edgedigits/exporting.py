@@ -16,17 +16,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata as dist_metadata
 from pathlib import Path
 
-from edgedigits import __version__, contract
+import numpy as np
+
+from edgedigits import __version__, contract, data
 from edgedigits.checkpoint import load_model
-from edgedigits.errors import ArtifactError, EdgeDigitsError, UsageError, first_line
+from edgedigits.errors import ArtifactError, EdgeDigitsError, MissingRuntime, UsageError, first_line
 from edgedigits.files import sha256_file, writable_dir_problem, write_json_atomic
-from edgedigits.formats import FORMATS, ExportContext, selected
+from edgedigits.formats import FORMATS, ExportContext, Format, build_order, extra_missing
 from edgedigits.manifest import MANIFEST_NAME
 from edgedigits.model import TUTORIAL_NORMALIZATION, DeployedNN, Normalization
 
 STAGING_PREFIX = ".export-"
+CALIBRATION_IMAGES = 1024  # training images that set the static int8 scales (seeded choice)
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,18 @@ class ExportConfig:
     quantize: bool = False
     opset: int = contract.DEFAULT_OPSET
     normalization: Normalization | None = None  # only for bare state_dicts, which do not carry it
+    formats: tuple[str, ...] | None = None  # None: every row whose extra is installed (int8: --quantize)
+    data_dir: Path | None = None  # training images for the formats that calibrate
 
     def __post_init__(self) -> None:
+        if self.formats is not None:
+            if not self.formats:
+                raise UsageError("--formats needs at least one format name")
+            if self.quantize:
+                raise UsageError(
+                    "--quantize picks the int8 rows of the default set; with --formats, "
+                    "name the int8 formats you want instead"
+                )
         if not self.checkpoint.is_file():
             raise UsageError(f"--checkpoint {self.checkpoint}: no such file (train first, or pass the path)")
         if problem := writable_dir_problem(self.out):
@@ -68,8 +82,35 @@ def build_metadata(
     }
 
 
+def select(config: ExportConfig, log: Callable[[str], None]) -> tuple[Format, ...]:
+    """The rows to build, in build order. Named formats must be installable here; the default set
+    leaves out, with one line, the rows whose extra is missing. Rows another one is built from are
+    added, and said so."""
+    if config.formats is not None:
+        rows, added = build_order(config.formats)
+        for fmt in rows:
+            if missing := extra_missing(fmt):
+                raise MissingRuntime(f"--formats {fmt.name} needs its runtime: {missing}")
+    else:
+        wanted = [f for f in FORMATS if config.quantize or not f.int8]
+        left = {f.name: missing for f in wanted if (missing := extra_missing(f))}
+        for hint in sorted(set(left.values())):
+            log(f"left out {', '.join(n for n, h in left.items() if h == hint)}: {hint}")
+        rows, added = build_order([f.name for f in wanted if f.name not in left])
+    if added:
+        log(f"also exporting {', '.join(added)}: the formats asked for are built from it")
+    return rows
+
+
+def calibration_images(data_dir: Path | None) -> np.ndarray:
+    train = data.load_split("train", data_dir)
+    pick = np.random.default_rng(0).choice(len(train.labels), CALIBRATION_IMAGES, replace=False)
+    return data.as_model_input(train.images[np.sort(pick)])
+
+
 def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
     """Write the artifacts and return the manifest."""
+    rows = select(config, log)
     loaded = load_model(config.checkpoint)
     if loaded.normalization is not None and config.normalization not in (None, loaded.normalization):
         raise UsageError(
@@ -86,7 +127,10 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
         loaded.metrics.get("reject"),
     )
     ctx = ExportContext(
-        model=DeployedNN(loaded.net, normalization).eval(), metadata=metadata, opset=config.opset
+        model=DeployedNN(loaded.net, normalization).eval(),
+        metadata=metadata,
+        opset=config.opset,
+        calibration=calibration_images(config.data_dir) if any(f.calibrated for f in rows) else None,
     )
 
     config.out.mkdir(parents=True, exist_ok=True)
@@ -95,7 +139,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=config.out))
     try:
         entries = []
-        for fmt in selected(config.quantize):
+        for fmt in rows:
             staged = staging / fmt.filename
             t0 = time.perf_counter()
             try:
@@ -107,22 +151,16 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
                     f"export to {fmt.name} failed: {type(exc).__name__}: {first_line(exc)}"
                 ) from exc
             ctx.written[fmt.name] = staged
-            size = staged.stat().st_size
+            entry = _entry(fmt, staging)
+            size = entry["bytes"] + sum(c["bytes"] for c in entry.get("companions", []))
             log(
                 f"exported {fmt.name:<17} {str(config.out / fmt.filename):<40} {size / 1024:7.1f} KiB  "
                 f"{time.perf_counter() - t0:5.2f}s"
             )
-            entries.append(
-                {
-                    "format": fmt.name,
-                    "file": fmt.filename,
-                    "sha256": sha256_file(staged),
-                    "bytes": size,
-                    "dtype": "int8" if fmt.int8 else "float32",
-                }
-            )
-        for entry in entries:
-            os.replace(staging / entry["file"], config.out / entry["file"])
+            entries.append(entry)
+        for fmt in rows:
+            for name in fmt.files:
+                os.replace(staging / name, config.out / name)
         manifest = {
             "edgedigits_version": __version__,
             "checkpoint": {"file": _relative(config.checkpoint, config.out), "sha256": checkpoint_sha},
@@ -132,13 +170,37 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
         write_json_atomic(config.out / MANIFEST_NAME, manifest)
         log(f"wrote {config.out / MANIFEST_NAME}")
         for fmt in FORMATS:  # an artifact this export did not produce would no longer match the checkpoint
-            stale = config.out / fmt.filename
-            if fmt.name not in ctx.written and stale.exists():
-                stale.unlink()
-                log(f"removed stale {stale}")
+            for name in fmt.files if fmt.name not in ctx.written else ():
+                stale = config.out / name
+                if stale.exists():
+                    stale.unlink()
+                    log(f"removed stale {stale}")
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _entry(fmt: Format, folder: Path) -> dict:
+    """The manifest entry of a staged artifact: hash and size of every file it is made of, and the
+    versions of the tools a runtime must match."""
+    for name in fmt.files:
+        if not (folder / name).is_file():
+            raise ArtifactError(f"export to {fmt.name} did not write {name}")
+    entry = {
+        "format": fmt.name,
+        "file": fmt.filename,
+        "sha256": sha256_file(folder / fmt.filename),
+        "bytes": (folder / fmt.filename).stat().st_size,
+        "dtype": "int8" if fmt.int8 else "float32",
+    }
+    if fmt.companions:
+        entry["companions"] = [
+            {"file": name, "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+            for name in fmt.files[1:]
+        ]
+    if fmt.built_with:
+        entry["built_with"] = {dist: dist_metadata.version(dist) for dist in fmt.built_with}
+    return entry
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import metadata as dist_metadata
 from pathlib import Path
 
 from edgedigits.contract import META_NORMALIZATION
@@ -40,8 +41,18 @@ def _entry_problem(manifest: dict) -> str | None:
     for i, entry in enumerate(manifest["artifacts"]):
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ENTRY_KEYS):
             return f"artifact #{i} needs string fields {', '.join(ENTRY_KEYS)}"
-        if Path(entry["file"]).name != entry["file"]:
-            return f"artifact #{i} file {entry['file']!r} must be a plain file name"
+        companions = entry.get("companions", [])
+        if not isinstance(companions, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("file"), str) and isinstance(c.get("sha256"), str)
+            for c in companions
+        ):
+            return f"artifact #{i} companions need string fields file and sha256"
+        for name in (entry["file"], *(c["file"] for c in companions)):
+            if Path(name).name != name:
+                return f"artifact #{i} file {name!r} must be a plain file name"
+        built_with = entry.get("built_with", {})
+        if not isinstance(built_with, dict) or not all(isinstance(v, str) for v in built_with.values()):
+            return f"artifact #{i} built_with must map package names to versions"
     checkpoint = manifest["checkpoint"]
     if not (isinstance(checkpoint.get("file"), str) and isinstance(checkpoint.get("sha256"), str)):
         return "checkpoint needs file and sha256"
@@ -56,11 +67,28 @@ def _entry_problem(manifest: dict) -> str | None:
 
 
 def artifact_problem(path: Path, entry: dict) -> str | None:
-    """Why ``path`` does not match its manifest ``entry``, or None when it does."""
-    if not path.is_file():
-        return f"{path} is missing"
-    if sha256_file(path) != entry.get("sha256"):
-        return f"sha256 of {path.name} does not match the manifest (tampered or re-exported?)"
+    """Why ``path`` (and the files written beside it) does not match its manifest ``entry``, or None."""
+    for file, sha in (
+        (path, entry.get("sha256")),
+        *((path.parent / c["file"], c["sha256"]) for c in entry.get("companions", [])),
+    ):
+        if not file.is_file():
+            return f"{file} is missing"
+        if sha256_file(file) != sha:
+            return f"sha256 of {file.name} does not match the manifest (tampered or re-exported?)"
+    return version_problem(entry)
+
+
+def version_problem(entry: dict) -> str | None:
+    """A file tied to the release of the tool that wrote it (an ExecuTorch .pte) run by another release.
+    A tool that is not installed at all is not a mismatch: its loader says what to install."""
+    for dist, wrote in entry.get("built_with", {}).items():
+        try:
+            have = dist_metadata.version(dist)
+        except dist_metadata.PackageNotFoundError:
+            continue
+        if have != wrote:
+            return f"{entry['file']} was written by {dist} {wrote}, this machine has {have}; re-export it"
     return None
 
 

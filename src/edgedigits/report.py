@@ -156,40 +156,36 @@ def scenes_png(
     return buf.tobytes()
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def build(config: ReportConfig, log=print) -> Path:
-    from edgedigits.bench import bench, goals
+    from edgedigits import bench, verify
     from edgedigits.formats import BY_NAME
-    from edgedigits.manifest import check_all, read_manifest
+    from edgedigits.manifest import check_all
+    from edgedigits.reference import load_reference
     from edgedigits.runtime import OnnxModel
     from edgedigits.runtime.recognizer import softmax
     from edgedigits.training import METRICS_NAME
-    from edgedigits.verify import verify
 
-    manifest = read_manifest(config.models)
+    ref = load_reference(config.models, config.data_dir)  # the test set, read once for every section
+    manifest = ref.manifest
     check_all(config.models, manifest)
     metrics = read_metrics(config.models / METRICS_NAME)
     onnx_path = config.models / BY_NAME["onnx"].filename
-    test = data.load_split("test", config.data_dir)
-    probs = softmax(OnnxModel(onnx_path).predict(data.as_model_input(test.images)))
+    images, labels = ref.inputs.test_images, ref.inputs.test_labels
+    probs = softmax(OnnxModel(onnx_path).predict(images))
     predicted = probs.argmax(1)
-    labels = test.labels.astype(np.int64)
 
     pictures = {
         "curves.png": curves_png(metrics),
         "confusion.png": confusion_png(confusion(labels, predicted)),
-        "misclassified.png": gallery_png(test.images, labels, predicted, probs.max(1)),
+        "misclassified.png": gallery_png(
+            np.rint(images[:, 0] * 255).astype(np.uint8), labels, predicted, probs.max(1)
+        ),
         "scenes.png": scenes_png(config.data_dir, onnx_path),
     }
     log("verifying every artifact ...")
-    checks = verify(config.models, config.data_dir)
+    checks = verify.verify(ref)
     log("benchmarking ...")
-    rows = bench(config.models, config.data_dir, runs=config.bench_runs)
+    rows = bench.bench(ref, runs=config.bench_runs)
 
     config.out.mkdir(parents=True, exist_ok=True)
     for name, blob in pictures.items():
@@ -198,38 +194,8 @@ def build(config: ReportConfig, log=print) -> Path:
     def img(name: str, alt: str) -> str:
         return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(pictures[name]).decode()}">'
 
-    parity = _table(
-        ["", "backend", "artifact", "dtype", "max |Δ|", "top-1 agreement", "accuracy", "why"],
-        [
-            [
-                "✓" if c.passed else "✗",
-                c.backend,
-                c.artifact,
-                c.dtype,
-                "-" if c.max_abs_diff is None else f"{c.max_abs_diff:.2e}",
-                "-" if c.agreement is None else f"{c.agreement:.2%}",
-                "-" if c.accuracy is None else f"{c.accuracy:.2%}",
-                "; ".join(c.failures),
-            ]
-            for c in checks
-        ],
-    )
-    speed = _table(
-        ["backend", "artifact", "size KiB", "accuracy", "b1 p50 ms", "b1 p90 ms", "img/s"],
-        [
-            [
-                r.backend,
-                r.artifact,
-                "-" if r.bytes is None else f"{r.bytes / 1024:.1f}",
-                f"{r.accuracy:.2%}",
-                f"{r.latency_ms_median:.4f}",
-                f"{r.latency_ms_p90:.4f}",
-                f"{r.throughput_per_s:,.0f}",
-            ]
-            for r in rows
-        ],
-    )
-    goal_items = "".join(f"<li>{'✓' if ok else '✗'} {html.escape(t)}</li>" for ok, t in goals(rows))
+    parity = verify.table(checks).html()
+    speed = bench.table(rows).html()
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>edgedigits report</title>
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:1em 0;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 8px}}
@@ -243,7 +209,7 @@ test accuracy <b>{metrics["test_accuracy"]:.2%}</b> after {metrics["epochs"]} ep
 <h2>Errors on the MNIST test set</h2>{img("confusion.png", "confusion matrix")}
 {img("misclassified.png", "misclassified digits")}
 <h2>Parity (edgedigits verify)</h2>{parity}
-<h2>Speed (edgedigits bench, one thread)</h2>{speed}<ul>{goal_items}</ul>
+<h2>Speed (edgedigits bench, one thread)</h2>{speed}
 <h2>Runtime on synthetic camera scenes</h2>{img("scenes.png", "annotated scenes")}
 </body></html>
 """

@@ -1,4 +1,5 @@
-"""What every exporter receives: the deployable model, its metadata, and the artifacts already written."""
+"""What every exporter receives: the deployable model, its metadata, calibration images when a
+selected format needs them, and the artifacts already written (the ones a format is built from)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from edgedigits.contract import IMAGE_SIZE
+from edgedigits.errors import UsageError
 from edgedigits.model import DeployedNN
 
 
@@ -17,7 +20,8 @@ class ExportContext:
     model: DeployedNN
     metadata: dict[str, str]
     opset: int
-    written: dict[str, Path] = field(default_factory=dict)  # format name -> staged file, in registry order
+    calibration: np.ndarray | None = None  # float32 [N, 1, 28, 28] training images, for static int8
+    written: dict[str, Path] = field(default_factory=dict)  # format name -> staged file
 
     def example(self, batch: int = 2) -> torch.Tensor:
         """A batch >= 2 so exporters do not specialize the batch dimension to 1."""
@@ -25,3 +29,8 @@ class ExportContext:
 
     def metadata_json(self) -> str:
         return json.dumps(self.metadata, sort_keys=True)
+
+    def calibration_images(self) -> np.ndarray:
+        if self.calibration is None:  # export loads them for every row marked calibrated
+            raise UsageError("this format calibrates on training images, but none were loaded")
+        return self.calibration

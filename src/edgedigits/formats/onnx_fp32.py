@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import torch
@@ -13,6 +12,7 @@ from onnx.reference import ReferenceEvaluator
 from edgedigits.contract import INPUT_NAME, OUTPUT_NAME
 from edgedigits.formats.context import ExportContext
 from edgedigits.formats.quiet import quiet_export
+from edgedigits.runtime.backends import OpenCvModel
 from edgedigits.runtime.session import OnnxModel
 
 
@@ -56,13 +56,7 @@ def load_reference(path: Path):
 
 def load_cv2_dnn(path: Path):
     """OpenCV's DNN module: another independent consumer (fp32 ONNX only)."""
-    net = cv2.dnn.readNetFromONNX(str(path))
-
-    def predict(images: np.ndarray) -> np.ndarray:
-        net.setInput(np.ascontiguousarray(images, dtype=np.float32), INPUT_NAME)
-        return net.forward().reshape(len(images), -1)
-
-    return predict
+    return OpenCvModel(path).predict
 
 
 LOADERS = {"onnxruntime": load_onnxruntime, "onnx.reference": load_reference, "cv2.dnn": load_cv2_dnn}

@@ -22,7 +22,14 @@ NOISY_MESSAGES = (
 @contextlib.contextmanager
 def quiet_export() -> Iterator[None]:
     loggers = [
-        logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "torch.export", "torch._dynamo")
+        logging.getLogger(name)
+        for name in (
+            "torch.onnx",
+            "onnxscript",
+            "torch.export",
+            "torch._dynamo",
+            "torch.utils._pytree",  # torchao (under ExecuTorch) registers an Enum the old way
+        )
     ]
     levels = [lg.level for lg in loggers]
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):

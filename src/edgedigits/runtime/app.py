@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from edgedigits.errors import SourceError, UsageError
+from edgedigits.runtime.backends import BACKENDS
 from edgedigits.runtime.draw import annotate, crops_mosaic
 from edgedigits.runtime.recognizer import DigitRecognizer, Recognition
 from edgedigits.runtime.segment import POLARITIES
@@ -44,6 +45,7 @@ KEY_SNAPSHOT = ord("s")
 class DetectOptions:
     source: str
     model: Path | None = None
+    backend: str = "onnxruntime"
     polarity: str = "dark-on-light"
     json_lines: bool = False
     per_frame_lines: bool = True  # a text line per frame when not --json (the live view keeps quiet)
@@ -55,6 +57,8 @@ class DetectOptions:
     max_frames: int | None = None
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.polarity not in POLARITIES:
             raise UsageError(f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}")
         if self.stabilize_window < 1:
@@ -242,7 +246,7 @@ def run_detect(
 ) -> Summary:
     spec = parse_source(opts.source)
     output = check_output(spec, opts.output)
-    recognizer = DigitRecognizer(opts.model, polarity=opts.polarity)
+    recognizer = DigitRecognizer(opts.model, polarity=opts.polarity, backend=opts.backend)
     window = Window(opts.display, log)
     make_step = partial(FrameStep, opts, recognizer, window, output, emit, log)
     try:

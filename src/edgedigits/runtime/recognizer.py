@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.errors import FrameError, UsageError
+from edgedigits.runtime.backends import BACKENDS, open_model
 from edgedigits.runtime.boxes import Box
 from edgedigits.runtime.normalize import NormalizeParams, to_mnist
 from edgedigits.runtime.segment import POLARITIES, SegmentParams, find_blobs, ink_mask, remove_rules, to_gray
-from edgedigits.runtime.session import OnnxModel
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,22 @@ class DigitRecognizer:
         lines: LineParams = LineParams(),
         min_confidence: float = 0.0,
         vote_below: float = 0.98,
+        backend: str = "onnxruntime",
     ) -> None:
+        """``backend``: the runtime that runs the model (see ``runtime.backends``); the shipped model is
+        ONNX, so any other backend needs ``model_path`` to the artifact it runs."""
         if polarity not in POLARITIES:
             raise UsageError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
         if not 0.0 <= vote_below <= 1.0:
             raise UsageError(f"vote_below must be in [0, 1], got {vote_below}")
-        self.model = OnnxModel(model_path or default_model_path())
+        if model_path is None:
+            if backend in BACKENDS and ".onnx" not in BACKENDS[backend].suffixes:
+                raise UsageError(
+                    f"--backend {backend} needs --model (e.g. {BACKENDS[backend].example}); "
+                    "the shipped model is ONNX"
+                )
+            model_path = default_model_path()
+        self.model = open_model(Path(model_path), backend)
         self.labels = self.model.info.labels
         self.reject = self.model.info.reject
         self.polarity, self.segment, self.normalize, self.lines = polarity, segment, normalize, lines

@@ -108,7 +108,7 @@ class OnnxModel:
             raise ArtifactError(f"{path} is not a loadable ONNX model: {first_line(exc)}") from exc
         self.path = path
         self._check_contract()
-        self.info = _read_info(self.session.get_modelmeta().custom_metadata_map, path)
+        self.info = read_info(self.session.get_modelmeta().custom_metadata_map, path)
 
     def _check_contract(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
@@ -138,8 +138,9 @@ class OnnxModel:
         ]
 
 
-def _read_info(meta: dict[str, str], path: str) -> ModelInfo:
-    """The contract as the file states it; a file that states another contract is refused."""
+def read_info(meta: dict[str, str], path: str) -> ModelInfo:
+    """The contract as a model file states it (in whatever container its format has); a file that
+    states another contract is refused."""
     try:
         labels = tuple(str(x) for x in json.loads(meta[META_LABELS])) if META_LABELS in meta else LABELS
         accuracy = float(meta[META_ACCURACY]) if meta.get(META_ACCURACY) not in (None, "") else None

@@ -1,0 +1,66 @@
+"""ONNX static int8 in QDQ form: QuantizeLinear/DequantizeLinear pairs around every tensor, with scales
+calibrated on training images. This is the form NPU toolchains (QNN, Vitis AI, TensorRT, OpenVINO's
+NPU plugin) take; activations uint8, weights int8 per output channel (the usual "U8S8")."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quant_pre_process,
+    quantize_static,
+)
+
+from edgedigits.contract import INPUT_NAME
+from edgedigits.formats.context import ExportContext
+from edgedigits.formats.onnx_fp32 import set_metadata
+from edgedigits.formats.quiet import quiet_export
+from edgedigits.runtime.session import OnnxModel
+
+CALIBRATION_BATCH = 64
+
+
+class _Batches(CalibrationDataReader):
+    def __init__(self, images: np.ndarray) -> None:
+        self._it = iter(
+            {INPUT_NAME: images[i : i + CALIBRATION_BATCH]} for i in range(0, len(images), CALIBRATION_BATCH)
+        )
+
+    def get_next(self) -> dict | None:
+        return next(self._it, None)
+
+
+def onnx_to_qdq_onnx(ctx: ExportContext, path: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp, quiet_export():
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(ctx.written["onnx"]), str(prepared), skip_symbolic_shape=True)
+        quantized = Path(tmp) / "qdq.onnx"
+        quantize_static(
+            prepared,
+            quantized,
+            _Batches(ctx.calibration_images()),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+        model = onnx.load(quantized)
+    model.producer_name = "edgedigits"
+    set_metadata(model, ctx.metadata)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save_model(model, path)
+
+
+def load_onnxruntime(path: Path):
+    return OnnxModel(path).predict
+
+
+LOADERS = {"onnxruntime": load_onnxruntime}

@@ -1,0 +1,215 @@
+"""Every runtime the reader can run its model on, behind one shape: ``predict(images) -> logits`` and
+``info`` (the contract, read from the artifact itself).
+
+onnxruntime and OpenCV DNN come with the core install; OpenVINO and ExecuTorch are extras, imported only
+when asked for (ExecuTorch's Python runtime needs torch; on a board its C++ runtime does not); the C
+model needs a C compiler. A backend that is not installed raises ``MissingRuntime`` naming the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from edgedigits.contract import INPUT_NAME
+from edgedigits.errors import ArtifactError, MissingRuntime, UsageError, first_line
+from edgedigits.manifest import check_if_listed
+from edgedigits.runtime.c_model import CModel
+from edgedigits.runtime.session import ModelInfo, OnnxModel, read_info, session_options
+
+# where the formats that have no metadata table keep the contract (one JSON object of strings)
+OPENVINO_RT_INFO = ("edgedigits", "metadata")
+EXECUTORCH_METHOD = "edgedigits_metadata"  # a constant method returning the JSON as uint8 bytes
+# ExecuTorch plans its memory for the largest batch the program admits, at load time: 1024 keeps that to
+# about 4 MB (2^20 made loading take 12 s and 3 GB); bigger batches are run in chunks.
+EXECUTORCH_MAX_BATCH = 1024
+
+
+class Model(Protocol):
+    info: ModelInfo
+
+    def predict(self, images: np.ndarray) -> np.ndarray: ...
+
+
+def import_extra(module: str, extra: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingRuntime(f"{module} is not installed: pip install 'edgedigits[{extra}]'") from exc
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native libraries print straight to file descriptor 2 (ExecuTorch's cpuinfo probe
+    prints lines about ARM registers on x86); Python exceptions still carry any real failure."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def quiet_torch_logs() -> Iterator[None]:
+    """torchao, imported under ExecuTorch, registers an Enum the deprecated way and torch logs it."""
+    logger = logging.getLogger("torch.utils._pytree")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def parse_metadata(text: str | bytes, path: Path) -> dict[str, str]:
+    try:
+        meta = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable edgedigits metadata ({first_line(exc)})") from exc
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ArtifactError(f"{path}: edgedigits metadata is not a JSON object of strings")
+    return meta
+
+
+def _existing(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"model {path} does not exist")
+    check_if_listed(path)
+    return path
+
+
+class OpenCvModel:
+    """OpenCV's DNN module on the fp32 ONNX file (it cannot read onnxruntime's quantized operators)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = _existing(path)
+        try:
+            self.net = cv2.dnn.readNetFromONNX(str(self.path))
+            meta = ort.InferenceSession(
+                str(self.path), sess_options=session_options(), providers=["CPUExecutionProvider"]
+            ).get_modelmeta()
+        except Exception as exc:  # cv2.error, onnxruntime's Fail/InvalidProtobuf...: a bad file either way
+            raise ArtifactError(
+                f"{self.path} is not an ONNX model OpenCV DNN can run: {first_line(exc)}"
+            ) from exc
+        self.info = read_info(meta.custom_metadata_map, str(self.path))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        self.net.setInput(np.ascontiguousarray(images, dtype=np.float32), INPUT_NAME)
+        return self.net.forward().reshape(len(images), -1)
+
+
+class OpenVinoModel:
+    """OpenVINO's CPU plugin, held to f32 (its default on CPUs with bf16 units would round the model)."""
+
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
+        self.path = _existing(path)
+        ov = import_extra("openvino", "openvino")
+        core = ov.Core()
+        try:
+            model = core.read_model(str(self.path))
+            text = model.get_rt_info(list(OPENVINO_RT_INFO)).astype(str)
+            compiled = core.compile_model(
+                model,
+                "CPU",
+                {
+                    "INFERENCE_PRECISION_HINT": "f32",
+                    "INFERENCE_NUM_THREADS": threads,
+                    "PERFORMANCE_HINT": "LATENCY",
+                },
+            )
+        except RuntimeError as exc:  # OpenVINO reports a bad IR, a missing .bin or rt_info this way
+            raise ArtifactError(
+                f"{self.path} is not an OpenVINO model this runtime can run: {first_line(exc)}"
+            ) from exc
+        self.request = compiled.create_infer_request()
+        self.info = read_info(parse_metadata(text, self.path), str(self.path))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        out = self.request.infer({0: np.ascontiguousarray(images, dtype=np.float32)})[0]
+        return np.array(out, copy=True)  # the request reuses its output buffer on the next call
+
+
+class ExecuTorchModel:
+    """ExecuTorch's runtime with the XNNPACK delegate, on a ``.pte`` program."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = _existing(path)
+        with quiet_torch_logs():
+            runtime = import_extra("executorch.runtime", "executorch")
+        self._torch = importlib.import_module("torch")  # the Python bindings take torch tensors
+        try:
+            with quiet_native_stderr():
+                program = runtime.Runtime.get().load_program(self.path)
+                self.forward = program.load_method("forward")
+                if EXECUTORCH_METHOD not in program.method_names:
+                    raise ArtifactError(f"{self.path} carries no {EXECUTORCH_METHOD}; re-export it")
+                raw = program.load_method(EXECUTORCH_METHOD).execute([])[0]
+        except (RuntimeError, ValueError) as exc:  # a damaged program fails to load or verify
+            raise ArtifactError(
+                f"{self.path} is not an ExecuTorch program this runtime can run: {first_line(exc)}"
+            ) from exc
+        self.info = read_info(parse_metadata(bytes(raw.numpy().tolist()), self.path), str(self.path))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        tensor = self._torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+        chunks = [
+            self.forward.execute([tensor[i : i + EXECUTORCH_MAX_BATCH]])[0].numpy()
+            for i in range(0, max(len(tensor), 1), EXECUTORCH_MAX_BATCH)
+        ]
+        return np.concatenate(chunks)
+
+
+class CompiledCModel(CModel):
+    """The C model with its contract checked like every other backend's."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(_existing(path))
+        self.info = read_info(self.metadata, str(self.path))
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    suffixes: tuple[str, ...]
+    open: Callable[[Path], Model]
+    example: str  # the artifact `edgedigits export` writes for it
+
+
+BACKENDS = {
+    b.name: b
+    for b in (
+        Backend("onnxruntime", (".onnx", ".ort"), OnnxModel, "models/mnist_mlp.onnx"),
+        Backend("opencv", (".onnx",), OpenCvModel, "models/mnist_mlp.onnx"),
+        Backend("openvino", (".xml",), OpenVinoModel, "models/mnist_mlp.xml"),
+        Backend("executorch", (".pte",), ExecuTorchModel, "models/mnist_mlp.pte"),
+        Backend("c", (".c",), CompiledCModel, "models/mnist_mlp.c"),
+    )
+}
+
+
+def open_model(path: Path, backend: str = "onnxruntime") -> Model:
+    """The model at ``path`` on ``backend``, after checking the two go together."""
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    spec = BACKENDS[backend]
+    if "".join(Path(path).suffixes[-1:]).lower() not in spec.suffixes:
+        raise UsageError(
+            f"--backend {backend} runs {'/'.join(spec.suffixes)} files (e.g. {spec.example}), not {path}"
+        )
+    return spec.open(Path(path))
