@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None, timeout=240):
+    """``edgedigits ARGS`` in a fresh interpreter, as a user runs it (``from conftest import cli``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture(scope="session")
@@ -30,16 +39,25 @@ def trained(tmp_path_factory, data_dir):
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory, trained):
+def exported(tmp_path_factory, trained, data_dir):
     """Every registered format (int8 included) exported from the shared training run."""
     from edgedigits.exporting import ExportConfig, export
 
     out, _ = trained
     models = tmp_path_factory.mktemp("exported")
     manifest = export(
-        ExportConfig(checkpoint=out / "mnist_mlp.pt", out=models, quantize=True), log=lambda _: None
+        ExportConfig(checkpoint=out / "mnist_mlp.pt", out=models, quantize=True, data_dir=data_dir),
+        log=lambda _: None,
     )
     return models, manifest
+
+
+@pytest.fixture(scope="session")
+def reference(exported, data_dir):
+    """The eager reference of the shared export, loaded once (as each command loads it once)."""
+    from edgedigits.reference import load_reference
+
+    return load_reference(exported[0], data_dir)
 
 
 @pytest.fixture
@@ -50,7 +68,7 @@ def models_copy(exported, tmp_path):
 
     models, manifest = exported
     dst = tmp_path / "models"
-    shutil.copytree(models, dst)
+    shutil.copytree(models, dst)  # every format's files, companions (.bin) included
     shutil.copy(models / manifest["checkpoint"]["file"], dst / "mnist_mlp.pt")
     manifest = dict(manifest, checkpoint=dict(manifest["checkpoint"], file="mnist_mlp.pt"))
     (dst / "manifest.json").write_text(json.dumps(manifest))

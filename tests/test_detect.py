@@ -1,13 +1,12 @@
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 
+from conftest import cli
 from edgedigits import data
 from edgedigits.runtime.boxes import iou
 from edgedigits.runtime.recognizer import Detection, Recognition
@@ -15,12 +14,6 @@ from edgedigits.runtime.tracker import LabelStabilizer
 from edgedigits.synth import SceneParams, make_scene
 
 FRAMES = 24
-
-
-def cli(*args, env=None, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
 
 
 @pytest.fixture(scope="module")

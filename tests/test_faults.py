@@ -11,17 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import cli
 from edgedigits.files import sha256_file
 from edgedigits.manifest import MANIFEST_NAME
+from edgedigits.reference import load_reference
 from edgedigits.verify import verify
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def cli(*args, timeout=240):
-    return subprocess.run(
-        [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def start(*args):
@@ -104,7 +100,7 @@ def test_killed_export_leaves_the_previous_export_intact(trained, data_dir, tmp_
     proc.wait(timeout=30)
     after = {p.name: sha256_file(p) for p in models.iterdir() if not p.name.startswith(".export-")}
     assert after == before
-    assert all(c.passed for c in verify(models, data_dir))
+    assert all(c.passed for c in verify(load_reference(models, data_dir)))
     assert cli("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models)).returncode == 0
     assert no_partial_files(models)
 

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
 import onnx
@@ -8,44 +6,51 @@ import pytest
 import torch
 from onnx import numpy_helper
 
+from conftest import cli
 from edgedigits.checkpoint import load_model
 from edgedigits.exporting import ExportConfig, export
 from edgedigits.files import sha256_file
 from edgedigits.formats import FORMATS
+from edgedigits.formats.rules import FP32, INT8
 from edgedigits.manifest import MANIFEST_NAME
 from edgedigits.model import Normalization
-from edgedigits.verify import format_table, verify
+from edgedigits.reference import load_reference
+from edgedigits.verify import table, verify
+
+CHECKS = 1 + sum(len(f.loaders) for f in FORMATS)  # the reference, then every (artifact, consumer)
 
 
-def cli(*args, timeout=240):
-    return subprocess.run(
-        [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout
-    )
-
-
-def test_clean_export_passes_every_check(exported, data_dir):
-    models, _ = exported
-    checks = verify(models, data_dir)
+def test_clean_export_passes_every_check(reference):
+    checks = verify(reference)
     backends = {c.backend for c in checks}
     assert {f"{f.name}/{b}" for f in FORMATS for b in f.loaders} | {"torch eager (reference)"} == backends
-    assert all(c.passed for c in checks), format_table(checks)
+    assert all(c.status == "pass" for c in checks), table(checks).plain()
     for c in checks:
         if c.dtype == "float32":
-            assert c.max_abs_diff <= 1e-4 and c.agreement == 1.0
+            assert c.max_abs_diff <= FP32.max_abs_diff and c.agreement == 1.0
         else:
-            assert c.agreement >= 0.995
+            assert c.agreement >= INT8.min_agreement
         assert c.accuracy > 0.9
 
 
 def test_cli_verify_table_and_json(exported, data_dir):
     models, _ = exported
-    proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir))
+    proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir), "--require-all")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("✓") == 1 + sum(len(f.loaders) for f in FORMATS) and "✗" not in proc.stdout
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("✓ ")]
+    assert len(rows) == CHECKS + 1 and "✗" not in proc.stdout  # + the summary line
+    assert rows[-1] == f"✓ {CHECKS} passed, 0 failed, 0 skipped"
+    assert "\x1b[" not in proc.stdout  # piped: plain text, no colour codes
     assert proc.stderr == ""
     proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir), "--json")
     report = json.loads(proc.stdout)
-    assert proc.returncode == 0 and report["passed"] is True and len(report["checks"]) == 8
+    assert proc.returncode == 0 and report["passed"] is True and len(report["checks"]) == CHECKS
+    assert report["skipped"] == 0
+
+
+def test_terminal_table_is_rich_and_coloured(reference):
+    text = table(verify(reference)).rich(width=140)
+    assert "\x1b[" in text and "✓" in text and "c_int8/ctypes" in text
 
 
 def test_tampered_bytes_fail_on_the_hash(models_copy, data_dir):
@@ -56,7 +61,9 @@ def test_tampered_bytes_fail_on_the_hash(models_copy, data_dir):
     proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir))
     assert proc.returncode == 1
     assert "✗ torchscript/torch.jit" in proc.stdout and "sha256 of mnist_mlp.ts does not match" in proc.stdout
-    assert proc.stderr.strip().splitlines() == ["error: 1 of 8 parity checks failed: torchscript/torch.jit"]
+    assert proc.stderr.strip().splitlines() == [
+        f"error: 1 of {CHECKS} parity checks failed: torchscript/torch.jit"
+    ]
 
 
 def test_changed_weight_with_a_forged_hash_fails_on_parity(models_copy, data_dir):
@@ -72,9 +79,9 @@ def test_changed_weight_with_a_forged_hash_fails_on_parity(models_copy, data_dir
         if entry["file"] == "mnist_mlp.onnx":
             entry["sha256"], entry["bytes"] = sha256_file(models / "mnist_mlp.onnx"), 0
     (models / MANIFEST_NAME).write_text(json.dumps(manifest))
-    checks = {c.backend: c for c in verify(models, data_dir)}
+    checks = {c.backend: c for c in verify(load_reference(models, data_dir))}
     for backend in ("onnx/onnxruntime", "onnx/onnx.reference", "onnx/cv2.dnn"):
-        assert not checks[backend].passed and checks[backend].max_abs_diff > 1e-4
+        assert not checks[backend].passed and checks[backend].max_abs_diff > FP32.max_abs_diff
         assert any("max |Δlogit|" in why for why in checks[backend].failures)
     assert checks["torchscript/torch.jit"].passed
 
@@ -103,28 +110,34 @@ def test_tutorial_state_dict_exports_and_verifies(trained, data_dir, tmp_path):
         ExportConfig(
             checkpoint=tmp_path / "tutorial_state.pt",
             out=tmp_path / "m",
-            quantize=True,
+            formats=("onnx", "onnx_int8", "c", "c_int8"),
             normalization=Normalization(0.1307, 0.3081),
         ),
         log=lambda _: None,
     )
     assert manifest["metadata"]["recipe"] == "external"
     assert json.loads(manifest["metadata"]["normalization"]) == {"mean": 0.1307, "std": 0.3081}
-    checks = verify(tmp_path / "m", data_dir)
-    assert all(c.passed for c in checks), format_table(checks)
+    checks = verify(load_reference(tmp_path / "m", data_dir))
+    assert all(c.passed for c in checks), table(checks).plain()
     assert checks[0].accuracy > 0.9  # right normalization -> the trained accuracy survives
 
 
 @pytest.mark.parametrize("runs", [20])
-def test_bench_rows_and_goals(exported, data_dir, runs):
-    from edgedigits.bench import bench, goals, to_json
+def test_bench_rows_and_goals(reference, runs):
+    from edgedigits.bench import bench, goals, table, to_json
 
-    models, manifest = exported
-    rows = bench(models, data_dir, runs=runs)
+    rows = bench(reference, runs=runs)
     names = [r.backend for r in rows]
     assert names[0] == "torch eager" and "onnx/cv2.dnn" in names and "onnx/onnx.reference" not in names
+    timed = {f"{f.name}/{b}" for f in FORMATS for b in f.loaders if b != "onnx.reference"}
+    assert set(names[1:]) == timed
     for r in rows:
+        assert r.skipped is None
         assert r.latency_ms_median > 0 and r.latency_ms_p90 >= r.latency_ms_median
         assert r.throughput_per_s > 0 and r.throughput_batch == 10_000 and r.accuracy > 0.9
-    assert len(goals(rows)) == 3
+        assert (r.flash_bytes is not None) == r.backend.startswith("c")
+    by = {r.backend: r for r in rows}
+    assert by["c/ctypes"].flash_bytes > 400_000 and 0 < by["c_int8/ctypes"].ram_bytes < 8_000
+    assert len(goals(rows)) == 4
     assert json.loads(to_json(rows))["threads"] == 1
+    assert "flash KiB" in table(rows).plain()

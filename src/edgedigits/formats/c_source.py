@@ -84,6 +84,11 @@ def _array(ctype: str, name: str, values: np.ndarray, fmt) -> str:
     return f"static const {ctype} {name}{dims} = {body};\n"
 
 
+def _comment(text: str) -> str:
+    """Text safe inside a /* */ block."""
+    return text.replace("*/", "* /")
+
+
 def _c_string(text: str) -> str:
     """A C string literal; ``?`` escaped too, since C99 still reads trigraphs like ``??=``."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("?", "\\?") + '"'
@@ -100,10 +105,10 @@ def _header(ctx: ExportContext, prefix: str, kind: str, weight_bytes: int, stack
  *
  * image:  row-major {IMAGE_SIZE}x{IMAGE_SIZE} intensities in [0, 1], {meta[META_POLARITY]} (as MNIST);
  *         normalization is inside: x = (image - {mean:g}) / {std:g}.
- * logits: one score per label, labels {meta[META_LABELS]}; the answer is the largest.
- * Rejection rule (on the softmax of the logits): {meta[META_REJECT]}
- * Recipe {meta[META_RECIPE]}, MNIST test accuracy {accuracy},
- * checkpoint sha256 {meta[META_CHECKPOINT_SHA256]}.
+ * logits: one score per label, labels {_comment(meta[META_LABELS])}; the answer is the largest.
+ * Rejection rule (on the softmax of the logits): {_comment(meta[META_REJECT])}
+ * Recipe {_comment(meta[META_RECIPE])}, MNIST test accuracy {_comment(accuracy)},
+ * checkpoint sha256 {_comment(meta[META_CHECKPOINT_SHA256])}.
  * The whole contract, as JSON: {prefix}_metadata.
  *
  * Memory: {weight_bytes:,} bytes of weights (flash, const); {stack_bytes:,} bytes of activations on the

@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +65,16 @@ def quiet_native_stderr() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def quiet_torch_logs() -> Iterator[None]:
-    """torchao, imported under ExecuTorch, registers an Enum the deprecated way and torch logs it."""
+def quiet_executorch_import() -> Iterator[None]:
+    """ExecuTorch's bindings warn that they are experimental, and torchao, imported with them, registers
+    an Enum the deprecated way, which torch logs: known noise, kept out of the user's output."""
     logger = logging.getLogger("torch.utils._pytree")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This API is experimental")
+            yield
     finally:
         logger.setLevel(level)
 
@@ -150,7 +154,7 @@ class ExecuTorchModel:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = _existing(path)
-        with quiet_torch_logs():
+        with quiet_executorch_import():
             runtime = import_extra("executorch.runtime", "executorch")
         self._torch = importlib.import_module("torch")  # the Python bindings take torch tensors
         try:
