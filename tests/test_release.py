@@ -5,6 +5,7 @@ from pathlib import Path
 
 from edgedigits import data
 from edgedigits.files import sha256_file
+from edgedigits.formats import FORMATS
 from edgedigits.runtime import OnnxModel, default_model_path
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -12,17 +13,12 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 
 def test_manifest_hashes_match_the_shipped_files():
     manifest = json.loads((MODELS / "manifest.json").read_text())
-    assert {a["format"] for a in manifest["artifacts"]} == {
-        "onnx",
-        "torchscript",
-        "torch_export",
-        "onnx_int8",
-        "torchscript_int8",
-    }
+    assert [a["format"] for a in manifest["artifacts"]] == [f.name for f in FORMATS]  # every target
     for entry in manifest["artifacts"]:
-        path = MODELS / entry["file"]
-        assert sha256_file(path) == entry["sha256"], entry["file"]
-        assert path.stat().st_size == entry["bytes"]
+        for file in (entry, *entry.get("companions", [])):
+            path = MODELS / file["file"]
+            assert sha256_file(path) == file["sha256"], file["file"]
+            assert path.stat().st_size == file["bytes"]
     assert sha256_file(MODELS / manifest["checkpoint"]["file"]) == manifest["checkpoint"]["sha256"]
 
 

@@ -5,7 +5,9 @@ size filter, each crop scaled into 28x28, one onnxruntime batch with the same mo
 - MNIST digits on blank paper, 640x480, 3-8 digits (the "any frame" budget: not slower than before);
 - lined notebook pages, 640x480;
 - dense forms, 1280x720, 100+ digits;
-- pages with 10 to 160 digits, 1280x720, for the time per digit (linear, not quadratic).
+- pages with 10 to 160 digits, 1280x720, for the time per digit (linear, not quadratic);
+- every runtime backend on the notebook and form frames, with the artifacts in models/ (a backend whose
+  runtime is not installed is listed as skipped), and the model call alone on a batch of 12 crops.
 Usage: python tools/bench_runtime.py [--frames 100] [--data-dir ../shared/data]
 """
 
@@ -21,12 +23,24 @@ import cv2
 import numpy as np
 
 from edgedigits import data
+from edgedigits.errors import MissingRuntime
 from edgedigits.runtime import DigitRecognizer, OnnxModel
 from edgedigits.runtime.recognizer import softmax
 from edgedigits.runtime.segment import to_gray
 from edgedigits.synth import Inks, make_page, render_lines
 
 REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "models"
+BACKENDS = (  # (row label, --backend, artifact in models/)
+    ("onnxruntime  .onnx", "onnxruntime", "mnist_mlp.onnx"),
+    ("onnxruntime  .ort", "onnxruntime", "mnist_mlp.ort"),
+    ("opencv       .onnx", "opencv", "mnist_mlp.onnx"),
+    ("openvino     .xml", "openvino", "mnist_mlp.xml"),
+    ("executorch   .pte", "executorch", "mnist_mlp.pte"),
+    ("executorch   .int8.pte", "executorch", "mnist_mlp.int8.pte"),
+    ("c            .c", "c", "mnist_mlp.c"),
+    ("c            .int8.c", "c", "mnist_mlp.int8.c"),
+)
 
 
 class NaivePipeline:
@@ -113,6 +127,23 @@ def main() -> None:
     fit = np.polyval([slope, intercept], counts)
     worst = float(np.max(np.abs(fit - times) / times))
     print(f"  linear fit: {intercept:.2f} ms + {slope * 1000:.0f} us per digit (worst deviation {worst:.0%})")
+    compare_backends({k: v for k, v in sets.items() if k != "blank 640x480"}, test)
+
+
+def compare_backends(sets: dict[str, list[np.ndarray]], test: data.Split) -> None:
+    """The same frames read on every backend: whole-frame time, and the model call alone (12 crops)."""
+    crops = data.as_model_input(test.images[:12])
+    names = list(sets)
+    print(f"\n{'backend':<24}" + "".join(f"{n + ' p50':>22}" for n in names) + f"{'model call p50 us':>20}")
+    for label, backend, file in BACKENDS:
+        try:
+            recognizer = DigitRecognizer(MODELS / file, backend=backend)
+        except MissingRuntime as exc:
+            print(f"{label:<24}skipped: {exc}")
+            continue
+        frame_ms = [median_ms(recognizer.recognize, frames)[0] for frames in sets.values()]
+        call_ms, _ = median_ms(recognizer.model.predict, [crops] * 500)
+        print(f"{label:<24}" + "".join(f"{ms:>22.2f}" for ms in frame_ms) + f"{call_ms * 1e3:>20.1f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Rebuild the shipped release model: train (default recipe, seed 0, CPU) -> export --quantize -> verify.
+"""Rebuild the shipped release model: train (default recipe, seed 0, CPU) -> export every format, int8
+included -> verify --require-all.
 
-Writes models/ (checkpoint, artifacts, manifest, metrics) and copies the fp32 ONNX into the package as
-the runtime's default model. Exits non-zero if any step fails, so a bad model is never shipped.
+Writes models/ (checkpoint, every artifact, manifest, metrics) and copies the fp32 ONNX into the package
+as the runtime's default model. Exits non-zero if any step fails or any artifact's runtime is missing
+(install with `pip install -e ".[dev]"`), so a bad or unproven model is never shipped.
 Usage: python tools/release.py [--data-dir ../shared/data]
 """
 
@@ -12,6 +14,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from edgedigits.formats import FORMATS
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
@@ -40,8 +44,18 @@ def main() -> None:
         "--out",
         str(MODELS),
     )
-    run("export", "--checkpoint", str(MODELS / "mnist_mlp.pt"), "--out", str(MODELS), "--quantize")
-    run("verify", "--models", str(MODELS), "--data-dir", args.data_dir)
+    run(
+        "export",
+        "--checkpoint",
+        str(MODELS / "mnist_mlp.pt"),
+        "--out",
+        str(MODELS),
+        "--formats",
+        ",".join(f.name for f in FORMATS),
+        "--data-dir",
+        args.data_dir,
+    )
+    run("verify", "--models", str(MODELS), "--data-dir", args.data_dir, "--require-all")
     shutil.copyfile(MODELS / "mnist_mlp.onnx", PACKAGED)
     print(f"copied {MODELS / 'mnist_mlp.onnx'} -> {PACKAGED}")
 

@@ -125,13 +125,20 @@ const char *const {prefix}_metadata =
 
 
 FP32_BODY = """
+/* Weights are stored input-major (w[i][j]: input i to output j), so the inner loop runs over outputs
+ * with independent sums that a compiler can vectorize without reordering any sum, and an input that
+ * is 0 (most hidden units after ReLU) is skipped whole. */
 static void dense(const float *w, const float *b, const float *x, float *y, int n_in, int n_out, int relu) {
+    for (int j = 0; j < n_out; ++j) y[j] = 0.0f;
+    for (int i = 0; i < n_in; ++i) {
+        const float xi = x[i];
+        const float *row = w + i * n_out;
+        if (xi == 0.0f) continue;
+        for (int j = 0; j < n_out; ++j) y[j] += row[j] * xi;
+    }
     for (int j = 0; j < n_out; ++j) {
-        const float *row = w + j * n_in;
-        float acc = 0.0f;
-        for (int i = 0; i < n_in; ++i) acc += row[i] * x[i];
-        acc += b[j];
-        y[j] = (relu && acc < 0.0f) ? 0.0f : acc;
+        float v = y[j] + b[j];
+        y[j] = (relu && v < 0.0f) ? 0.0f : v;
     }
 }
 
@@ -227,7 +234,7 @@ def torch_to_c(ctx: ExportContext, path: Path) -> None:
     weight_bytes = sum(4 * (layer.weight.size + layer.bias.size) for layer in layers)
     parts = [_header(ctx, prefix, "fp32 weights", weight_bytes, _stack_bytes(layers, int8=False))]
     for k, layer in enumerate(layers, 1):
-        parts.append(_array("float", f"fc{k}_w", layer.weight, _float))
+        parts.append(_array("float", f"fc{k}_w", np.ascontiguousarray(layer.weight.T), _float))
         parts.append(_array("float", f"fc{k}_b", layer.bias, _float))
     parts.append(_body(FP32_BODY, prefix, layers, mean, std))
     path.write_text("\n".join(parts), encoding="ascii")
