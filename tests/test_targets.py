@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -264,3 +265,21 @@ def test_cli_detect_on_the_c_backend(exported):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[0])["lines"]
+
+
+def test_opencv_openvino_and_c_backends_run_without_torch():
+    models = REPO / "models"
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import cv2\n"
+        "from edgedigits.runtime import DigitRecognizer\n"
+        f"frame = cv2.imread({str(PAGE)!r})\n"
+        f"for backend, file in [('opencv', 'mnist_mlp.onnx'), ('openvino', 'mnist_mlp.xml'), "
+        f"('c', 'mnist_mlp.int8.c')]:\n"
+        f"    r = DigitRecognizer({str(models)!r} + '/' + file, backend=backend).recognize(frame)\n"
+        "    print(backend, ' '.join(line.text for line in r.lines))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    page = "2024 17 365 12 48 1990 7 301 86420"  # what CI's core install reads on the shipped page
+    assert proc.stdout.splitlines() == [f"{b} {page}" for b in ("opencv", "openvino", "c")]
