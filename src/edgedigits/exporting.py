@@ -66,6 +66,7 @@ def build_metadata(
     accuracy: float | None,
     checkpoint_sha: str,
     reject: dict | None = None,
+    teacher: dict | None = None,
 ) -> dict:
     """The model's contract as metadata; ``reject`` is the calibrated rejection rule from training (a
     model trained without one, a bare tutorial state_dict say, promises none)."""
@@ -79,6 +80,7 @@ def build_metadata(
         contract.META_CHECKPOINT_SHA256: checkpoint_sha,
         contract.META_VERSION: __version__,
         contract.META_REJECT: json.dumps(reject or contract.REJECT_NONE, sort_keys=True),
+        contract.META_TEACHER: json.dumps(teacher, sort_keys=True) if teacher else "",
     }
 
 
@@ -125,6 +127,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
         loaded.metrics.get("test_accuracy"),
         checkpoint_sha,
         loaded.metrics.get("reject"),
+        loaded.metrics.get("teacher"),
     )
     ctx = ExportContext(
         model=DeployedNN(loaded.net, normalization).eval(),

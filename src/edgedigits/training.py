@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from edgedigits import data
 from edgedigits.checkpoint import LoadedModel, load_model, save_checkpoint
+from edgedigits.distributed import Group, join, leave
 from edgedigits.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.files import write_json_atomic
 from edgedigits.model import Normalization, SimpleNN
+from edgedigits.progress import Progress
 from edgedigits.recipes import Augment, Recipe, TrainConfig
+from edgedigits.teacher import TEACHER_NAME, Teacher, TeacherCNN, distill_loss, load_teacher, save_teacher
 
 CHECKPOINT_NAME = "mnist_mlp.pt"
 METRICS_NAME = "train_metrics.json"
@@ -134,42 +137,90 @@ def _make_optimizer(net: nn.Module, recipe: Recipe, steps: int):
     return opt, sched
 
 
-class Progress:
-    """A per-epoch bar on a terminal, nothing mid-epoch otherwise (logs stay one line per epoch)."""
+def _autocast(device: torch.device, amp: bool):
+    """bf16 autocast for the forward pass when ``--amp`` (no loss scaling needed, unlike fp16)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp)
 
-    def __init__(self, stream=None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
 
-    def step(self, epoch: int, epochs: int, done: int, total: int, loss: float) -> None:
-        if not self.tty:
-            return
-        width = 30
-        filled = int(width * done / total)
-        self.stream.write(
-            f"\repoch {epoch}/{epochs} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{done}/{total} loss {loss:.4f}"
-        )
-        self.stream.flush()
+@dataclass
+class _Batches:
+    """One epoch's batches: a permutation shared by every rank (same seed), each global batch of
+    ``batch_size`` split across ranks, so N processes take the same optimizer steps as one."""
 
-    def epoch(self, line: str) -> None:
-        self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
-        self.stream.flush()
+    n: int
+    batch_size: int
+    group: Group
+
+    def steps(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __call__(self, perm: torch.Tensor):
+        for i in range(0, self.n, self.batch_size):
+            yield perm[i : i + self.batch_size][self.group.rank :: self.group.world]
+
+
+def _generators(seed: int, group: Group) -> tuple[torch.Generator, torch.Generator]:
+    """(permutation, augmentation) generators. The permutation is the same on every rank; under
+    several processes each rank augments with its own stream, reseeded per epoch (``_reseed``) so a
+    resumed run augments as the first did. A single process keeps one stream for both."""
+    perm = torch.Generator().manual_seed(seed)
+    return perm, (perm if not group.active else torch.Generator())
+
+
+def _reseed(aug: torch.Generator, seed: int, epoch: int, group: Group) -> None:
+    if group.active:
+        aug.manual_seed(seed * 1_000_003 + epoch * 1009 + group.rank + 1)
+
+
+def _fit_epoch(
+    model: nn.Module,
+    opt,
+    sched,
+    batches: _Batches,
+    perm: torch.Tensor,
+    make_batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    progress: Progress,
+) -> float:
+    """One epoch of steps; ``make_batch(indices) -> (loss, images in it)``. Returns the mean loss."""
+    model.train()
+    loss_sum = torch.zeros((), device=perm.device)
+    for step, idx in enumerate(batches(perm)):
+        loss, count = make_batch(idx)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss_sum += loss.detach()
+        shown = float(loss.detach()) if progress.tty and step % 50 == 0 else None  # a GPU sync: rarely
+        progress.advance(int(count) * batches.group.world, shown)
+    return float(loss_sum) / batches.steps()
 
 
 def train(
     config: TrainConfig, progress: Progress | None = None, on_epoch: Callable[[dict], None] | None = None
 ) -> TrainResult:
-    """Train per ``config``; after every epoch the checkpoint and metrics are rewritten atomically.
+    """Train per ``config``; after every epoch the checkpoint and metrics are rewritten atomically (by
+    rank 0 alone when torchrun started several processes).
 
     A run stopped by Ctrl-C raises ``Interrupted`` naming the checkpoint it can be resumed from."""
     resume = _load_resume(config) if config.resume is not None else None
     recipe = resume.recipe if resume else config.resolved
     device = pick_device(config.device)
-    progress = progress or Progress()
+    group = join(device.type)
+    if device.type == "cuda" and group.active:
+        device = torch.device("cuda", group.local_rank)
+    try:
+        return _train(
+            config, resume, recipe, device, group, progress or Progress(enabled=group.main), on_epoch
+        )
+    finally:
+        leave(group)
+
+
+def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainResult:
     norm = Normalization(*recipe.normalization)
     torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    gen, aug_gen = _generators(config.seed, group)
 
     train_split = data.load_split("train", config.data_dir)
     train_x, train_y = to_tensors(train_split, device)
@@ -179,83 +230,84 @@ def train(
         # a resumed run draws the material of the run it continues, whatever --seed says now
         seed = int(resume.loaded.raw.get("config", {}).get("seed", config.seed)) if resume else config.seed
         train_x, train_y, outliers, calibration = _outlier_material(train_split, test_x, recipe, seed, device)
+    teacher = None
+    if recipe.distill is not None:
+        teacher = _teacher(config, recipe, resume, device, group, progress, train_x, train_y, test_x, test_y)
+
     net = SimpleNN().to(device)
+    model = _wrap(net, device, group)
     n = len(train_x)
-    steps_per_epoch = math.ceil(n / recipe.batch_size)
-    opt, sched = _make_optimizer(net, recipe, steps_per_epoch * recipe.epochs)
+    batches = _Batches(n, recipe.batch_size, group)
+    opt, sched = _make_optimizer(net, recipe, batches.steps() * recipe.epochs)
 
     start_epoch, history, elapsed_before = 0, [], 0.0
     if resume is not None:
         start_epoch, history, elapsed_before = _restore(resume, net, opt, sched, gen)
 
+    def make_batch(idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+        x = train_x[idx].unsqueeze(1).float().div_(255)
+        extra = 0
+        if outliers is not None:
+            extra = max(1, round(recipe.outliers.fraction * len(idx)))
+            pick = torch.randint(len(outliers), (extra,), generator=aug_gen).to(device)
+            x = torch.cat([x, outliers[pick].unsqueeze(1).float().div_(255)])
+        if recipe.augment is not None:
+            x = augment_batch(x, recipe.augment, aug_gen)
+        x = (x - norm.mean) / norm.std
+        with _autocast(device, config.amp):
+            logits = model(x).float()
+            if teacher is None:
+                loss = F.cross_entropy(
+                    logits[: len(idx)], train_y[idx], label_smoothing=recipe.label_smoothing
+                )
+            else:
+                with torch.no_grad():
+                    soft = teacher.net(x[: len(idx)]).float()
+                d = recipe.distill
+                loss = distill_loss(logits[: len(idx)], soft, train_y[idx], d.temperature, d.alpha)
+        if extra:
+            loss = loss + recipe.outliers.weight * flat_loss(logits[len(idx) :])
+        return loss, len(idx)
+
     ckpt_path = config.out / CHECKPOINT_NAME
     t0 = time.perf_counter()
     try:
         for epoch in range(start_epoch, recipe.epochs):
-            net.train()
+            _reseed(aug_gen, config.seed, epoch, group)
             perm = torch.randperm(n, generator=gen).to(device)
-            loss_sum = torch.zeros((), device=device)
-            for step, i in enumerate(range(0, n, recipe.batch_size)):
-                idx = perm[i : i + recipe.batch_size]
-                x = train_x[idx].unsqueeze(1).float().div_(255)
-                extra = 0
-                if outliers is not None:
-                    extra = max(1, round(recipe.outliers.fraction * len(idx)))
-                    pick = torch.randint(len(outliers), (extra,), generator=gen).to(device)
-                    x = torch.cat([x, outliers[pick].unsqueeze(1).float().div_(255)])
-                if recipe.augment is not None:
-                    x = augment_batch(x, recipe.augment, gen)
-                logits = net((x - norm.mean) / norm.std)
-                loss = F.cross_entropy(
-                    logits[: len(idx)], train_y[idx], label_smoothing=recipe.label_smoothing
-                )
-                if extra:
-                    loss = loss + recipe.outliers.weight * flat_loss(logits[len(idx) :])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                loss_sum += loss.detach()
-                if progress.tty and step % 50 == 0:
-                    progress.step(epoch + 1, recipe.epochs, step + 1, steps_per_epoch, float(loss))
-            accuracy = evaluate(net, test_x, test_y, norm)
+            phase = "student" if teacher is not None else "train"
+            progress.start(phase, epoch + 1, recipe.epochs, batches.steps())
+            loss = _fit_epoch(model, opt, sched, batches, perm, make_batch, progress)
+            accuracy = evaluate(net, test_x, test_y, norm)  # every rank, the same: cheap, no broadcast
             seconds = elapsed_before + time.perf_counter() - t0
             record = {
                 "epoch": epoch + 1,
-                "loss": float(loss_sum) / steps_per_epoch,
+                "loss": loss,
                 "test_accuracy": accuracy,
                 "seconds": round(seconds, 3),
             }
             history.append(record)
             progress.epoch(
-                f"epoch {epoch + 1}/{recipe.epochs}  loss {record['loss']:.4f}  "
-                f"test acc {accuracy:.4f}  {seconds:.1f}s"
+                f"{phase + ' ' if teacher is not None else ''}epoch {epoch + 1}/{recipe.epochs}  "
+                f"loss {record['loss']:.4f}  test acc {accuracy:.4f}  {seconds:.1f}s"
             )
-            metrics = _metrics(config, recipe, device, history, seconds)
-            if calibration is not None:
-                rendered, held_back = calibration
-                metrics["reject"] = calibrate_rejection(
-                    net, [test_x, rendered], held_back, norm, recipe.outliers.keep
+            if group.main:
+                _save_epoch(
+                    config,
+                    recipe,
+                    device,
+                    group,
+                    net,
+                    norm,
+                    opt,
+                    sched,
+                    gen,
+                    history,
+                    seconds,
+                    calibration,
+                    teacher,
+                    test_x,
                 )
-            state = {
-                "epoch": epoch + 1,
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "gen_rng": gen.get_state(),
-                "history": history,
-                "elapsed": seconds,
-            }
-            save_checkpoint(
-                ckpt_path,
-                net,
-                norm,
-                recipe=recipe.name,
-                config=config.describe(recipe),
-                metrics=metrics,
-                train_state=state,
-            )
-            write_json_atomic(config.out / METRICS_NAME, metrics)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
@@ -269,6 +321,97 @@ def train(
         device=str(device),
         checkpoint=str(ckpt_path),
     )
+
+
+def _wrap(net: nn.Module, device: torch.device, group: Group) -> nn.Module:
+    """DistributedDataParallel over the group (gradients averaged in the backward pass), else ``net``."""
+    if not group.active:
+        return net
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _save_epoch(
+    config, recipe, device, group, net, norm, opt, sched, gen, history, seconds, calibration, teacher, test_x
+) -> None:
+    metrics = _metrics(config, recipe, device, history, seconds, group)
+    if calibration is not None:
+        rendered, held_back = calibration
+        metrics["reject"] = calibrate_rejection(
+            net, [test_x, rendered], held_back, norm, recipe.outliers.keep
+        )
+    if teacher is not None:
+        metrics["teacher"] = teacher.record()
+    state = {
+        "epoch": history[-1]["epoch"],
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "gen_rng": gen.get_state(),
+        "history": history,
+        "elapsed": seconds,
+        "world": group.world,
+    }
+    save_checkpoint(
+        config.out / CHECKPOINT_NAME,
+        net,
+        norm,
+        recipe=recipe.name,
+        config=config.describe(recipe),
+        metrics=metrics,
+        train_state=state,
+    )
+    write_json_atomic(config.out / METRICS_NAME, metrics)
+
+
+def _teacher(config, recipe, resume, device, group, progress, train_x, train_y, test_x, test_y) -> Teacher:
+    """The CNN teacher: ``--teacher``'s, the one this run (or the run it resumes) saved, or a new one
+    trained on the same augmented digits and saved beside the student."""
+    saved = config.out / TEACHER_NAME
+    if config.teacher is not None:
+        return load_teacher(config.teacher, device)
+    if resume is not None and "teacher" in resume.loaded.metrics:
+        path = config.resume.parent / resume.loaded.metrics["teacher"]["file"]
+        teacher = load_teacher(path, device)
+        if teacher.sha256 != resume.loaded.metrics["teacher"]["sha256"]:
+            raise CheckpointError(f"{path} is not the teacher {config.resume} was trained with")
+        return teacher
+    d = recipe.distill
+    norm = Normalization(*recipe.normalization)
+    torch.manual_seed(config.seed + 7)
+    net = TeacherCNN().to(device)
+    model = _wrap(net, device, group)
+    gen, aug_gen = _generators(config.seed + 7, group)
+    batches = _Batches(len(train_x), recipe.batch_size, group)
+    teacher_recipe = replace(recipe, lr=d.teacher_lr, epochs=d.teacher_epochs)
+    opt, sched = _make_optimizer(net, teacher_recipe, batches.steps() * d.teacher_epochs)
+
+    def make_batch(idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+        x = train_x[idx].unsqueeze(1).float().div_(255)
+        if recipe.augment is not None:
+            x = augment_batch(x, recipe.augment, aug_gen)
+        with _autocast(device, config.amp):
+            loss = F.cross_entropy(model((x - norm.mean) / norm.std).float(), train_y[idx])
+        return loss, len(idx)
+
+    t0 = time.perf_counter()
+    for epoch in range(d.teacher_epochs):
+        _reseed(aug_gen, config.seed + 7, epoch, group)
+        progress.start("teacher", epoch + 1, d.teacher_epochs, batches.steps())
+        perm = torch.randperm(len(train_x), generator=gen).to(device)
+        loss = _fit_epoch(model, opt, sched, batches, perm, make_batch, progress)
+        accuracy = evaluate(net, test_x, test_y, norm)
+        progress.epoch(
+            f"teacher epoch {epoch + 1}/{d.teacher_epochs}  loss {loss:.4f}  test acc {accuracy:.4f}  "
+            f"{time.perf_counter() - t0:.1f}s"
+        )
+    net.eval()
+    if group.main:
+        teacher = save_teacher(saved, net, accuracy, {"recipe": asdict(d), "seed": config.seed})
+    if group.active:
+        dist.barrier()  # the file is written before any rank reads its hash
+    return teacher if group.main else load_teacher(saved, device)
 
 
 def _outlier_material(
@@ -297,9 +440,16 @@ def _outlier_material(
 
 
 def _metrics(
-    config: TrainConfig, recipe: Recipe, device: torch.device, history: list[dict], seconds: float
+    config: TrainConfig,
+    recipe: Recipe,
+    device: torch.device,
+    history: list[dict],
+    seconds: float,
+    group: Group,
 ) -> dict:
     return {
+        "processes": group.world,
+        "amp": config.amp,
         "test_accuracy": history[-1]["test_accuracy"],
         "epochs": history[-1]["epoch"],
         "train_seconds": round(seconds, 3),

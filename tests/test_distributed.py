@@ -1,0 +1,147 @@
+"""More than one training process: torchrun + DistributedDataParallel (gloo on CPU)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import cli
+from edgedigits.checkpoint import load_model
+from edgedigits.distributed import Group
+from edgedigits.training import _Batches
+
+TUTORIAL_NAMES = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
+
+
+def two_process_run(out: Path, data_dir: Path, *extra: str):
+    return cli(
+        "train",
+        "--recipe",
+        "seed",
+        "--device",
+        "cpu",
+        "--nproc",
+        "2",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        *extra,
+        timeout=300,
+    )
+
+
+def test_each_rank_takes_its_shard_of_every_global_batch():
+    perm = torch.randperm(1000, generator=torch.Generator().manual_seed(0))
+    one = list(_Batches(1000, 128, Group())(perm))
+    ranks = [list(_Batches(1000, 128, Group(r, 2, r))(perm)) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == len(one) == 8  # the same optimizer steps as one process
+    for whole, a, b in zip(one, *ranks, strict=True):
+        assert sorted(torch.cat([a, b]).tolist()) == sorted(whole.tolist()) and not set(a.tolist()) & set(
+            b.tolist()
+        )
+
+
+def test_two_gloo_processes_give_the_same_weights_for_the_same_seed(data_dir, tmp_path):
+    runs = [two_process_run(tmp_path / name, data_dir, "--epochs", "1", "--seed", "5") for name in "ab"]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.count("test accuracy") == 1  # rank 0 speaks for the job
+        assert proc.stderr.count("epoch 1/1") == 1 and "Traceback" not in proc.stderr
+    a, b = (load_model(tmp_path / n / "mnist_mlp.pt").net.state_dict() for n in "ab")
+    assert list(a) == TUTORIAL_NAMES  # DDP's "module." prefix never reaches the checkpoint
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist_mlp.pt", "train_metrics.json"]
+    metrics = json.loads((tmp_path / "a" / "train_metrics.json").read_text())
+    assert metrics["processes"] == 2 and metrics["test_accuracy"] > 0.8
+
+
+def _workers(launcher_pid: int) -> list[int]:
+    """The training processes torchrun started under the launcher (grandchildren and below)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [launcher_pid]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            todo.append(child)
+            try:
+                if b"LOCAL_RANK=" in Path(f"/proc/{child}/environ").read_bytes():
+                    found.append(child)
+            except OSError:
+                continue
+    return found
+
+
+def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, tmp_path):
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--recipe",
+        "seed",
+        "--device",
+        "cpu",
+        "--nproc",
+        "2",
+        "--epochs",
+        "3",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgedigits", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "train_metrics.json").exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    workers = [w for w in _workers(proc.pid) if b"RANK=1" in Path(f"/proc/{w}/environ").read_bytes()]
+    assert workers, "no rank-1 worker found"
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert stderr.strip().splitlines()[-1] == (
+        "error: a training process of the 2-process run failed (torchrun exit 1); continue from the last "
+        f"finished epoch with --resume {out / 'mnist_mlp.pt'}"
+    )
+    assert "Traceback" not in stderr
+    done = json.loads((out / "train_metrics.json").read_text())["epochs"]
+    assert 1 <= done < 3
+    resumed = two_process_run(out, data_dir, "--resume", str(out / "mnist_mlp.pt"))
+    assert resumed.returncode == 0, resumed.stderr
+    history = json.loads((out / "train_metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--nproc", "0"], "--nproc must be >= 1, got 0"),
+        (["--nproc", "64"], f"--nproc 64 exceeds the {os.cpu_count()} CPU cores here"),
+        (["--nproc", "two"], "Invalid value for '--nproc'"),
+    ],
+)
+def test_nproc_is_checked_in_one_line(tmp_path, args, message):
+    proc = cli("train", "--device", "cpu", "--out", str(tmp_path), *args, timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_nproc_on_cuda_without_gpus_is_refused(tmp_path):
+    proc = cli("train", "--device", "cuda", "--nproc", "2", "--out", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --nproc 2 on CUDA needs 2 GPUs; this machine has 0"
