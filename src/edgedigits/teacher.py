@@ -23,13 +23,15 @@ TEACHER_FORMAT = "edgedigits-teacher"
 
 
 class TeacherCNN(nn.Module):
-    """Two 5x5 convolutions with pooling, then 128 hidden units: 99.3-99.5% on MNIST in a few epochs."""
+    """Two 5x5 convolutions with pooling, then 128 hidden units. Kept narrow (16 and 32 channels): the
+    student runs it forward on every batch, so its cost, not its last tenth of a point, sets the
+    recipe's time (32/64 channels cost 4x as much per batch for about +0.1 point of teacher)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
-        self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
-        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
+        self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
+        self.fc1 = nn.Linear(32 * 7 * 7, 128)
         self.fc2 = nn.Linear(128, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
