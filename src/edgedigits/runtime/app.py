@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edgedigits.errors import SourceError, UsageError
@@ -272,8 +271,7 @@ class FrameStep:
                 return True
             if key == KEY_SNAPSHOT:
                 path = self.opts.snapshot_dir / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}_{index}.png"
-                if not cv2.imwrite(str(path), view):
-                    raise SourceError(f"cannot write snapshot {path}")
+                write_image_atomic(path, view)
                 self.summary.snapshots.append(str(path))
                 self.log(f"saved {path}")
                 return False

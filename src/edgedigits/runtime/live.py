@@ -29,7 +29,8 @@ class ReconnectOptions:
     """When frames stop, reopen the source: waits ``first_delay_s``, doubling up to ``max_delay_s``;
     gives up after ``timeout_s`` without a frame (None: never). ``enabled`` None means on for cameras
     and streams and off for video files, which end instead. The open and read timeouts bound how long
-    one attempt, and noticing a stream that went quiet, can take (streams only: FFmpeg honours them)."""
+    one attempt, and noticing a source that went quiet, can take (FFmpeg honours both for streams; a
+    V4L2 camera only a read timeout, in whole seconds)."""
 
     enabled: bool | None = None
     timeout_s: float | None = None

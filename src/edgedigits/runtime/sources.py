@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -104,10 +105,12 @@ def open_capture(
 ) -> Capture:
     """Open and check a video source. A stream goes through FFmpeg with open and read timeouts, so a
     network camera that stops sending is noticed within ``read_timeout_s`` instead of FFmpeg's default
-    of waiting (almost) forever."""
-    # read once, when OpenCV first loads FFmpeg: its own messages ("Stream ends prematurely") would
-    # repeat what our one line says; a user's own level is kept
+    of waiting (almost) forever; a V4L2 camera's read waits as long (whole seconds; OpenCV's default is
+    10 s)."""
+    # both read once, when OpenCV first loads FFmpeg / first reads a V4L2 camera; a user's own value is
+    # kept. FFmpeg's messages ("Stream ends prematurely") would repeat what our one line says.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(max(1, math.ceil(read_timeout_s))))
     with quiet_opencv():
         if spec.kind == "stream":
             timeouts = [
