@@ -153,6 +153,14 @@ def test_segments_by_frame_count_for_files_and_by_wall_time_for_live(tmp_path):
     assert [playable_frames(p) for p in video.closed] == [4, 4, 1]
 
 
+def test_a_new_frame_size_starts_a_new_segment(tmp_path):
+    video = recording.SegmentedVideo(tmp_path / "cam.avi", seconds=60.0, by_frames=False, log=print)
+    for shape in [(48, 64, 3)] * 2 + [(96, 128, 3)] * 3:  # the camera came back at another resolution
+        video.write(np.zeros(shape, np.uint8), fps=10.0)
+    video.end_segment()
+    assert [playable_frames(p) for p in video.closed] == [2, 3]
+
+
 def test_one_file_recording_appears_only_when_closed(tmp_path):
     out = tmp_path / "clip.avi"
     video = recording.SegmentedVideo(out, seconds=0.0, by_frames=True, log=print)

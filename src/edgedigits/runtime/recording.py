@@ -46,12 +46,14 @@ def _matching(path: Path, pattern: str) -> list[tuple[re.Match, Path]]:
     return [(m, p) for m, p in found if m]
 
 
+def _numbered(path: Path) -> list[tuple[int, Path]]:
+    stem, suffix = re.escape(path.stem), re.escape(path.suffix)
+    return sorted((int(m[1]), p) for m, p in _matching(path, rf"{stem}_(\d{{5,}}){suffix}"))
+
+
 def finished_segments(path: Path) -> list[Path]:
     """This output's closed segments, in recording order."""
-    stem, suffix = re.escape(path.stem), re.escape(path.suffix)
-    return [
-        p for _, p in sorted(_matching(path, rf"{stem}_(\d{{5,}}){suffix}"), key=lambda mp: int(mp[0][1]))
-    ]
+    return [p for _, p in _numbered(path)]
 
 
 def stale_partials(path: Path) -> list[Path]:
@@ -90,18 +92,18 @@ class SegmentedVideo:
             leftover.unlink(missing_ok=True)
         if stale:
             log(f"removed {len(stale)} unfinished recording(s) left by a killed run: {stale[0].name}")
-        existing = finished_segments(path)
-        self.next_index = (
-            int(existing[-1].name[len(path.stem) + 1 : -len(path.suffix)]) + 1 if existing else 0
-        )
+        numbered = _numbered(path)
+        self.next_index = numbered[-1][0] + 1 if numbered else 0
         self.closed: list[Path] = []
         self.writer: cv2.VideoWriter | None = None
         self.index: int | None = None
         self.frames = 0  # in the open segment
         self.opened_at = 0.0
+        self.shape: tuple[int, ...] = ()
 
     def write(self, view: np.ndarray, fps: float) -> None:
-        if self.writer is not None and self._due(fps):
+        # a writer drops frames of another size without a word: a new size starts a new segment
+        if self.writer is not None and (self._due(fps) or view.shape != self.shape):
             self.end_segment()
         if self.writer is None:
             self._open(view, fps)
@@ -124,7 +126,7 @@ class SegmentedVideo:
         if not self.writer.isOpened():
             self.writer = None
             raise SourceError(f"cannot write video {target} with codec {codec}")
-        self.frames, self.opened_at = 0, self.clock()
+        self.frames, self.opened_at, self.shape = 0, self.clock(), view.shape
 
     def end_segment(self) -> None:
         """Close the open segment (if any) as a playable file: release, flush to disk, rename."""
