@@ -119,7 +119,7 @@ def test_a_wrong_output_stops_before_the_model_or_any_frame(media, monkeypatch):
         raise AssertionError("reached past the --output check")
 
     monkeypatch.setattr(app, "DigitRecognizer", never)
-    monkeypatch.setattr(app, "open_capture", never)
+    monkeypatch.setattr(app, "Feed", never)
     emitted: list[str] = []
     opts = app.DetectOptions(source=str(media.video), output=Path("frame.png"), display=False)
     with pytest.raises(UsageError, match="a video source needs a video file"):

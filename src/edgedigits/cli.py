@@ -267,10 +267,16 @@ Backend = Annotated[
 
 
 def _run_detect(options) -> None:
+    """Exit codes: 0 at the input's end or on SIGTERM, 130 on Ctrl-C, 1 when a source did not come back
+    within --reconnect-timeout (the summary line first, then the error line)."""
     from edgedigits.runtime.app import run_detect
 
     summary = run_detect(options, emit=typer.echo, log=lambda s: typer.echo(s, err=True))
     typer.echo(summary.line(), err=True)
+    if summary.failure is not None:
+        raise summary.failure
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
 
 
 @app.command()
@@ -295,9 +301,36 @@ def detect(
     debug: Annotated[
         bool, typer.Option("--debug", help="Draw rejected marks (grey) and show the 28x28 crops.")
     ] = False,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(help="Append the JSON lines to this file too (whole lines only, even when killed)."),
+    ] = None,
+    segment_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Record --output video in closed, playable segments of this length (NAME_00000.mp4, ...); "
+            "0: one file. Default: 60 for cameras and streams, one file for video files."
+        ),
+    ] = None,
+    reconnect: Annotated[
+        bool | None,
+        typer.Option(
+            "--reconnect/--no-reconnect",
+            help="Reopen a camera or stream whose frames stop. Default: on for cameras and streams.",
+            show_default=False,
+        ),
+    ] = None,
+    reconnect_timeout: Annotated[
+        float | None,
+        typer.Option(help="Give up (exit 1) when the source is not back after this many seconds."),
+    ] = None,
 ) -> None:
-    """Find and read handwritten digits in images, videos, streams or a camera (torch-free)."""
+    """Find and read handwritten digits in images, videos, streams or a camera (torch-free).
+
+    SIGTERM and Ctrl-C finish the frame in hand, close the recording and print the summary (exit 0 and
+    130)."""
     from edgedigits.runtime.app import DetectOptions
+    from edgedigits.runtime.live import ReconnectOptions
 
     _run_detect(
         DetectOptions(
@@ -311,6 +344,9 @@ def detect(
             debug=debug,
             stabilize_window=stabilize,
             max_frames=max_frames,
+            jsonl=jsonl,
+            segment_seconds=segment_seconds,
+            reconnect=ReconnectOptions(enabled=reconnect, timeout_s=reconnect_timeout),
         )
     )
 

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,51 +62,78 @@ def read_image(path: str | Path) -> np.ndarray:
     return frame
 
 
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV logs every backend it tried and every read timeout; our own one line says the same."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
 @dataclass
 class Capture:
-    """An opened video source; ``frames()`` ends at the stream's end or at the first failed read."""
+    """An opened video source, read one frame at a time; ``read`` returns None at the end or on a failed
+    read, and the caller decides whether that ends the run (``live.Feed``)."""
 
     spec: SourceSpec
     cap: cv2.VideoCapture
-    dropped: bool = False  # True when a read failed before a known end
 
     @property
     def fps(self) -> float:
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         return fps if 0 < fps < 1000 else 30.0
 
-    def frames(self) -> Iterator[np.ndarray]:
-        total = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self.spec.kind == "video" else -1
-        read = 0
-        try:
-            while True:
-                ok, frame = self.cap.read()
-                if not ok or frame is None:
-                    self.dropped = total < 0 or read < total
-                    if read == 0:
-                        raise SourceError(f"{self.spec.target}: opened but no frame could be read")
-                    return
-                read += 1
-                yield frame
-        finally:
-            self.cap.release()
+    @property
+    def frame_count(self) -> int | None:
+        """Frames in a video file (None for live sources, which have no end)."""
+        return int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self.spec.kind == "video" else None
+
+    def read(self) -> np.ndarray | None:
+        with quiet_opencv():
+            ok, frame = self.cap.read()
+        return frame if ok else None
+
+    def release(self) -> None:
+        self.cap.release()
 
 
-def open_capture(spec: SourceSpec, buffer_frames: int = 1) -> Capture:
-    # OpenCV logs every backend it tried; the one line below says the same, so keep those quiet
-    previous = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        cap = cv2.VideoCapture(spec.target)
-    finally:
-        cv2.utils.logging.setLogLevel(previous)
+def open_capture(
+    spec: SourceSpec, buffer_frames: int = 1, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0
+) -> Capture:
+    """Open and check a video source. A stream goes through FFmpeg with open and read timeouts, so a
+    network camera that stops sending is noticed within ``read_timeout_s`` instead of FFmpeg's default
+    of waiting (almost) forever; a V4L2 camera's read waits as long (whole seconds; OpenCV's default is
+    10 s)."""
+    # both read once, when OpenCV first loads FFmpeg / first reads a V4L2 camera; a user's own value is
+    # kept. FFmpeg's messages ("Stream ends prematurely") would repeat what our one line says.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", str(max(1, math.ceil(read_timeout_s))))
+    with quiet_opencv():
+        if spec.kind == "stream":
+            timeouts = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                round(open_timeout_s * 1000),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                round(read_timeout_s * 1000),
+            ]
+            cap = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, timeouts)
+        else:
+            cap = cv2.VideoCapture(spec.target)
     if not cap.isOpened():
         cap.release()
-        what = {"camera": "camera", "stream": "stream", "video": "video file"}[spec.kind]
-        raise SourceError(f"cannot open {what} {spec.target}")
+        raise SourceError(f"cannot open {describe(spec)}")
     if spec.kind in ("camera", "stream"):  # a small buffer keeps the live view from lagging behind
         cap.set(cv2.CAP_PROP_BUFFERSIZE, buffer_frames)
     return Capture(spec, cap)
+
+
+def describe(spec: SourceSpec) -> str:
+    """``camera 0``, ``stream http://...``, ``video file clip.mp4``: how messages name a source."""
+    what = {"camera": "camera", "stream": "stream", "video": "video file"}.get(spec.kind, spec.kind)
+    return f"{what} {spec.target}"
 
 
 def still_frames(spec: SourceSpec) -> Iterator[tuple[str, np.ndarray]]:
