@@ -71,6 +71,8 @@ def check_nproc(nproc: int, device: str) -> None:
     """One-line refusals before any process starts."""
     if nproc < 1:
         raise UsageError(f"--nproc must be >= 1, got {nproc}")
+    if nproc == 1:
+        return  # one process: the device check happens where the device is picked
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
         gpus = torch.cuda.device_count()
         if nproc > gpus:
@@ -79,7 +81,7 @@ def check_nproc(nproc: int, device: str) -> None:
         raise UsageError(
             f"--nproc {nproc} exceeds the {os.cpu_count()} CPU cores here; each process needs a core"
         )
-    if nproc > 1 and launched():
+    if launched():
         raise UsageError("--nproc inside a torchrun job: torchrun already started the processes")
 
 
