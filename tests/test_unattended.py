@@ -153,6 +153,23 @@ def test_segments_by_frame_count_for_files_and_by_wall_time_for_live(tmp_path):
     assert [playable_frames(p) for p in video.closed] == [4, 4, 1]
 
 
+def test_live_segments_after_the_first_play_at_the_rate_received(tmp_path):
+    clock = Clock()
+    video = recording.SegmentedVideo(
+        tmp_path / "cam.avi", seconds=2.0, by_frames=False, log=print, clock=clock
+    )
+    for _ in range(20):  # the camera claims 25 fps and sends 4
+        video.write(np.zeros((48, 64, 3), np.uint8), fps=25.0)
+        clock.now += 0.25
+    video.end_segment()
+    rates = []
+    for path in video.closed:
+        cap = cv2.VideoCapture(str(path))
+        rates.append(round(cap.get(cv2.CAP_PROP_FPS)))
+        cap.release()
+    assert rates == [25, 4, 4]  # the first segment has only the claim to go by
+
+
 def test_a_new_frame_size_starts_a_new_segment(tmp_path):
     video = recording.SegmentedVideo(tmp_path / "cam.avi", seconds=60.0, by_frames=False, log=print)
     for shape in [(48, 64, 3)] * 2 + [(96, 128, 3)] * 3:  # the camera came back at another resolution

@@ -75,7 +75,11 @@ class SegmentedVideo:
     (``fps * seconds``) for a video file, so the cut is the same on every run, and wall time for a live
     source, whose frames come as fast as the camera sends them. The writer opens on the first frame
     (the size comes from the frames); ``end_segment`` closes the open one early, e.g. when a stream
-    drops, so an outage never keeps a segment open."""
+    drops, so an outage never keeps a segment open.
+
+    A live source's nominal rate is often not what arrives (an MJPEG camera says 25 and sends 15), and a
+    segment labelled 25 fps plays 60 s in 36 s; so each live segment after the first is labelled with
+    the rate the previous one actually received."""
 
     def __init__(
         self,
@@ -100,6 +104,7 @@ class SegmentedVideo:
         self.frames = 0  # in the open segment
         self.opened_at = 0.0
         self.shape: tuple[int, ...] = ()
+        self.measured_fps: float | None = None  # live: frames per second the last segment received
 
     def write(self, view: np.ndarray, fps: float) -> None:
         # a writer drops frames of another size without a word: a new size starts a new segment
@@ -122,6 +127,8 @@ class SegmentedVideo:
         target = partial_path(self.path, self.index)
         codec = VIDEO_CODECS[self.path.suffix.lower()]
         size = (view.shape[1], view.shape[0])
+        if not self.by_frames and self.measured_fps is not None:
+            fps = self.measured_fps
         self.writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*codec), fps, size)
         if not self.writer.isOpened():
             self.writer = None
@@ -132,6 +139,9 @@ class SegmentedVideo:
         """Close the open segment (if any) as a playable file: release, flush to disk, rename."""
         if self.writer is None:
             return
+        elapsed = self.clock() - self.opened_at
+        if not self.by_frames and self.frames >= 2 and elapsed >= 1.0:
+            self.measured_fps = self.frames / elapsed
         self.writer.release()
         self.writer = None
         partial, final = partial_path(self.path, self.index), segment_path(self.path, self.index)
