@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import cv2
@@ -366,6 +367,8 @@ def test_stream_comes_back_after_a_restart_then_gives_up(sheets, tmp_path):
     out = [json.loads(line) for line in stdout.splitlines()]
     assert out == records(jsonl)  # --jsonl holds what --json printed
     assert [r["frame"] for r in out] == list(range(len(out)))  # numbering goes on across the gap
+    stamps = [datetime.fromisoformat(r["time"]) for r in out]  # live frames say when they were read
+    assert stamps == sorted(stamps) and stamps[0].tzinfo is not None
     texts = [" ".join(line["text"] for line in r["lines"]) for r in out]
     runs = [(text, len(list(group))) for text, group in itertools.groupby(texts)]
     # the frames after the restart are read, and at once: no votes carried over from before the gap

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
@@ -166,8 +167,19 @@ def check_output(spec: SourceSpec, path: Path | None, segment_seconds: float | N
     return Output(path, "image" if suffix else "folder")
 
 
-def frame_record(index: int, result: Recognition, ms: float, name: str | None = None) -> dict:
-    return {"frame": index} | ({"source": name} if name else {}) | result.to_json() | {"ms": round(ms, 3)}
+def frame_record(
+    index: int, result: Recognition, ms: float, name: str | None = None, at: float | None = None
+) -> dict:
+    """One frame's JSON; ``at`` (seconds since the epoch) is when a live frame was read: a service's
+    records outlive its runs, whose frame numbers start at 0 each time."""
+    when = (
+        {}
+        if at is None
+        else {"time": datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")}
+    )
+    return (
+        {"frame": index} | when | ({"source": name} if name else {}) | result.to_json() | {"ms": round(ms, 3)}
+    )
 
 
 class FrameStep:
@@ -198,6 +210,7 @@ class FrameStep:
         self.still = capture is None
         self.video_fps = None if capture is None else capture.fps
         self.paced = capture is not None and capture.spec.kind == "video"
+        self.live = capture is not None and capture.spec.kind in LIVE_KINDS
         self.stabilizer = None if capture is None else LabelStabilizer(window=opts.stabilize_window)
         self.shown_fps: float | None = None
         self.last_start: float | None = None  # of the previous frame's step, for the FPS shown
@@ -242,7 +255,7 @@ class FrameStep:
         self.last_start, self.shown_fps = None, None
 
     def _report(self, index: int, result: Recognition, ms: float, name: str | None) -> None:
-        record = frame_record(index, result, ms, name)
+        record = frame_record(index, result, ms, name, time.time() if self.live else None)
         if self.jsonl is not None:
             self.jsonl.write(record)
         if self.opts.json_lines:
