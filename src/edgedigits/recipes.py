@@ -119,9 +119,9 @@ RECIPES: dict[str, Recipe] = {
     # elastic wobble, pen width and the runtime's own crop rendering for hands that are not MNIST's, and
     # outlier exposure so that the runtime can reject what is not a digit.
     "default": _DEFAULT,
-    # The default recipe with a CNN teacher's soft targets on every augmented batch (its robustness
-    # training kept): the same MLP, more accurate.
-    "distill": replace(_DEFAULT, name="distill", distill=Distill()),
+    # The default recipe with a CNN teacher's soft targets on every augmented batch, its robustness
+    # training kept. 17 student epochs: teacher included, the recipe fits 5 minutes on 2 CPU cores.
+    "distill": replace(_DEFAULT, name="distill", epochs=17, distill=Distill()),
 }
 
 
