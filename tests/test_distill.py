@@ -151,3 +151,35 @@ def test_bf16_autocast_trains_on_cpu(data_dir, tmp_path):
     assert result.test_accuracy > 0.8
     assert json.loads((tmp_path / "train_metrics.json").read_text())["amp"] is True
     assert load_model(result.checkpoint).net.fc1.weight.dtype == torch.float32  # master weights stay fp32
+
+
+def test_resume_finds_its_own_teacher_and_refuses_another(data_dir, tmp_path, monkeypatch):
+    from edgedigits.errors import Interrupted
+
+    monkeypatch.setattr("edgedigits.teacher.TeacherCNN", TinyTeacher)
+    (tmp_path / "t").mkdir()
+    mine, other = tmp_path / "t" / "mine.pt", tmp_path / "t" / "other.pt"
+    save_teacher(mine, TinyTeacher(), 0.5, {})
+    save_teacher(other, TinyTeacher(), 0.5, {})
+    kw = {
+        "recipe": "distill",
+        "batch_size": 4096,
+        "data_dir": data_dir,
+        "out": tmp_path / "s",
+        "device": "cpu",
+    }
+
+    def stop(record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        train(TrainConfig(epochs=2, teacher=mine, **kw), progress=Progress(enabled=False), on_epoch=stop)
+    ckpt = tmp_path / "s" / "mnist_mlp.pt"
+    with pytest.raises(
+        CheckpointError, match=r"mine.pt, sha256 .* is not beside it .* pass it with --teacher"
+    ):
+        train(TrainConfig(resume=ckpt, **kw), progress=Progress(enabled=False))
+    with pytest.raises(UsageError, match="is not the teacher"):
+        train(TrainConfig(resume=ckpt, teacher=other, **kw), progress=Progress(enabled=False))
+    done = train(TrainConfig(resume=ckpt, teacher=mine, **kw), progress=Progress(enabled=False))
+    assert [h["epoch"] for h in done.history] == [1, 2]

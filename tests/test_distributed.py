@@ -38,14 +38,18 @@ def two_process_run(out: Path, data_dir: Path, *extra: str):
 
 
 def test_each_rank_takes_its_shard_of_every_global_batch():
-    perm = torch.randperm(1000, generator=torch.Generator().manual_seed(0))
-    one = list(_Batches(1000, 128, Group())(perm))
-    ranks = [list(_Batches(1000, 128, Group(r, 2, r))(perm)) for r in range(2)]
-    assert len(ranks[0]) == len(ranks[1]) == len(one) == 8  # the same optimizer steps as one process
-    for whole, a, b in zip(one, *ranks, strict=True):
-        assert sorted(torch.cat([a, b]).tolist()) == sorted(whole.tolist()) and not set(a.tolist()) & set(
-            b.tolist()
-        )
+    perm = torch.randperm(1001, generator=torch.Generator().manual_seed(0))
+    one = list(_Batches(1001, 128, Group())(perm))
+    ranks = [list(_Batches(1001, 128, Group(r, 2, r))(perm)) for r in range(2)]
+    # 7 full batches; the last global batch of 105 images is split 53/52, its size known to both ranks
+    assert len(ranks[0]) == len(ranks[1]) == len(one) == _Batches(1001, 128, Group(0, 2, 0)).steps() == 8
+    for (whole, n), (a, na), (b, nb) in zip(one, *ranks, strict=True):
+        assert n == na == nb == len(whole)
+        assert sorted(torch.cat([a, b]).tolist()) == sorted(whole.tolist())
+        assert not set(a.tolist()) & set(b.tolist())
+    # a last global batch smaller than the number of ranks is left out, so no shard is ever empty
+    tail = list(_Batches(129, 128, Group(1, 2, 1))(torch.arange(129)))
+    assert [len(idx) for idx, _ in tail] == [64] and _Batches(129, 128, Group(1, 2, 1)).steps() == 1
 
 
 def test_two_gloo_processes_give_the_same_weights_for_the_same_seed(data_dir, tmp_path):
@@ -126,12 +130,49 @@ def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, t
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
+def test_ctrl_c_stops_every_rank_with_the_resume_hint(data_dir, tmp_path):
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--recipe",
+        "seed",
+        "--device",
+        "cpu",
+        "--nproc",
+        "2",
+        "--epochs",
+        "5",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgedigits", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "train_metrics.json").exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets it
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted") and last.endswith(f"--resume {out / 'mnist_mlp.pt'}")
+    assert "Traceback" not in stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--nproc", "0"], "--nproc must be >= 1, got 0"),
         (["--nproc", "64"], f"--nproc 64 exceeds the {os.cpu_count()} CPU cores here"),
         (["--nproc", "two"], "Invalid value for '--nproc'"),
+        (["--nproc", "2", "--batch-size", "1"], "--batch-size 1 is smaller than --nproc 2"),
     ],
 )
 def test_nproc_is_checked_in_one_line(tmp_path, args, message):

@@ -283,3 +283,17 @@ def test_opencv_openvino_and_c_backends_run_without_torch():
     assert proc.returncode == 0, proc.stderr
     page = "2024 17 365 12 48 1990 7 301 86420"  # what CI's core install reads on the shipped page
     assert proc.stdout.splitlines() == [f"{b} {page}" for b in ("opencv", "openvino", "c")]
+
+
+def test_a_manifest_entry_missing_what_its_row_needs_fails(reference, models_copy):
+    manifest = json.loads((models_copy / MANIFEST_NAME).read_text())
+    for entry in manifest["artifacts"]:
+        if entry["format"] in ("openvino", "executorch"):
+            entry.pop("companions", None)
+            entry.pop("built_with", None)
+    (models_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
+    checks = verify(only(reference, models_copy, "mnist_mlp.xml", "mnist_mlp.pte"))[1:]
+    assert [c.failures for c in checks] == [
+        ["the manifest lists companions [] for mnist_mlp.xml, expected ['mnist_mlp.bin']"],
+        ["the manifest records versions of [], expected ['executorch']"],
+    ]

@@ -75,9 +75,13 @@ def _timed(
     )
 
 
-def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
+def check_runs(runs: int) -> None:
     if runs < 10:
         raise UsageError(f"--runs must be >= 10, got {runs}")
+
+
+def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
+    check_runs(runs)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     check_all(ref.models, ref.manifest)
@@ -94,7 +98,7 @@ def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
             try:
                 predict = loader(path)
                 footprint = fmt.footprint(path) if fmt.footprint else None
-            except MissingRuntime as exc:
+            except (MissingRuntime, ArtifactError) as exc:  # not installed, or from another tool release
                 rows.append(BenchRow(name, entry["file"], size, skipped=str(exc)))
                 continue
             extra = {"flash_bytes": footprint.flash, "ram_bytes": footprint.ram} if footprint else {}

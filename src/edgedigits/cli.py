@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from edgedigits.contract import DEFAULT_OPSET
-from edgedigits.errors import EdgeDigitsError, UsageError
+from edgedigits.errors import EdgeDigitsError
 
 app = typer.Typer(
     help="Train the tutorial MNIST MLP, export it, prove backend parity, and read digits on the edge.",
@@ -104,6 +104,7 @@ def train(
     """Train SimpleNN (784-128-64-10) on MNIST and write a checkpoint plus metrics."""
     from edgedigits.distributed import check_nproc
     from edgedigits.recipes import TrainConfig
+    from edgedigits.training import CHECKPOINT_NAME
 
     config = TrainConfig(
         recipe=recipe,
@@ -118,11 +119,11 @@ def train(
         teacher=teacher,
         amp=amp,
     )
-    check_nproc(nproc, device)
+    check_nproc(nproc, device, config.resolved.batch_size)
     if nproc > 1:
         from edgedigits.distributed import launch
 
-        launch(nproc, _train_argv(config), str(out / "mnist_mlp.pt"))
+        launch(nproc, _train_argv(config), out / CHECKPOINT_NAME)
         return
     from edgedigits.training import train as run_training
 
@@ -240,11 +241,10 @@ def bench(
 ) -> None:
     """Size, flash/RAM (C), accuracy, batch-1 latency and throughput per artifact, on one thread."""
     from edgedigits.bench import bench as run_bench
-    from edgedigits.bench import table, to_json
+    from edgedigits.bench import check_runs, table, to_json
     from edgedigits.reference import load_reference
 
-    if runs < 10:  # before the test set is read
-        raise UsageError(f"--runs must be >= 10, got {runs}")
+    check_runs(runs)  # before the test set is read
     rows = run_bench(load_reference(models, data_dir), runs)
     _print_table(table(rows), to_json(rows) if json_output else None)
 

@@ -10,15 +10,18 @@ runs are torchrun's job (``--nnodes``, ``--rdzv-endpoint``), not ours.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-from edgedigits.errors import EdgeDigitsError, UsageError
+from edgedigits.errors import Interrupted, LaunchFailed, UsageError
 
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -67,10 +70,14 @@ def leave(group: Group) -> None:
         dist.destroy_process_group()
 
 
-def check_nproc(nproc: int, device: str) -> None:
+def check_nproc(nproc: int, device: str, batch_size: int) -> None:
     """One-line refusals before any process starts."""
     if nproc < 1:
         raise UsageError(f"--nproc must be >= 1, got {nproc}")
+    if batch_size < nproc:
+        raise UsageError(
+            f"--batch-size {batch_size} is smaller than --nproc {nproc}; each process needs images"
+        )
     if nproc == 1:
         return  # one process: the device check happens where the device is picked
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
@@ -85,16 +92,12 @@ def check_nproc(nproc: int, device: str) -> None:
         raise UsageError("--nproc inside a torchrun job: torchrun already started the processes")
 
 
-class LaunchFailed(EdgeDigitsError):
-    """A training process of a multi-process run died; the others were stopped by torchrun."""
-
-
-def launch(nproc: int, train_args: Sequence[str], checkpoint: str) -> None:
+def launch(nproc: int, train_args: Sequence[str], checkpoint: Path) -> None:
     """Run ``edgedigits train TRAIN_ARGS`` in ``nproc`` processes under torchrun and wait for them.
 
     Rank 0's progress lines pass through as they come; torchrun's banner and, when a process dies, its
-    page of tracebacks do not: the user gets the failing rank's own one-line error, or one line saying a
-    process died and how to continue."""
+    page of tracebacks do not. What the user gets instead is one line: a rank's own error (bad data,
+    interrupted, with its resume hint), or that a process died and where to continue from."""
     cmd = [
         sys.executable,
         "-m",
@@ -109,24 +112,33 @@ def launch(nproc: int, train_args: Sequence[str], checkpoint: str) -> None:
         *train_args,
     ]
     env = os.environ | {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc))}
-    first_error, quiet = None, False
+    started = time.time()
+    first_error, quiet, interrupted = None, False, False
     with subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1) as proc:
-        for line in proc.stderr or ():
-            if line.startswith("error: "):
-                first_error = first_error or line.rstrip("\n")
-            elif "Traceback" in line or "ChildFailedError" in line:
-                quiet = True  # the rest is a dying rank's stack and torchrun's report of it
-            elif not quiet and _worth_showing(line):
-                sys.stderr.write(line)
+        while True:
+            try:  # Ctrl-C reaches every rank too; keep reading until they have said where they stopped
+                for line in proc.stderr or ():
+                    if line.startswith("error: "):
+                        first_error = first_error or line.rstrip("\n")[len("error: ") :]
+                    elif "Traceback" in line or "ChildFailedError" in line:
+                        quiet = True  # the rest is a dying rank's stack and torchrun's report of it
+                    elif not quiet and _worth_showing(line):
+                        sys.stderr.write(line)
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                proc.send_signal(signal.SIGINT)  # in case only this process got it; torchrun passes it on
         code = proc.wait()
-    if code != 0:
-        if first_error:
-            sys.stderr.write(first_error + "\n")
-            raise SystemExit(code if code < 128 else 1)
-        raise LaunchFailed(
-            f"a training process of the {nproc}-process run failed (torchrun exit {code}); "
-            f"continue from the last finished epoch with --resume {checkpoint}"
-        )
+    if code == 0 and not interrupted:
+        return
+    finished = checkpoint.is_file() and checkpoint.stat().st_mtime >= started
+    if interrupted or (first_error or "").startswith("interrupted"):
+        hint = f"; the last finished epoch is in {checkpoint}, continue with --resume {checkpoint}"
+        raise Interrupted(first_error if first_error else "interrupted" + (hint if finished else ""))
+    if first_error:
+        raise LaunchFailed(first_error)
+    hint = f"; continue from the last finished epoch with --resume {checkpoint}" if finished else ""
+    raise LaunchFailed(f"a training process of the {nproc}-process run failed (torchrun exit {code}){hint}")
 
 
 def _worth_showing(line: str) -> bool:

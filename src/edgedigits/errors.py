@@ -41,6 +41,10 @@ class MissingRuntime(EdgeDigitsError):
     """A runtime or tool a step needs is not installed here; the message says what to install."""
 
 
+class LaunchFailed(EdgeDigitsError):
+    """A process of a multi-process training run died; torchrun stopped the others."""
+
+
 class ParityError(EdgeDigitsError):
     """A backend's outputs disagree with the reference beyond its tolerance."""
 

@@ -47,6 +47,7 @@ class ExportConfig:
         if self.formats is not None:
             if not self.formats:
                 raise UsageError("--formats needs at least one format name")
+            build_order(self.formats)  # unknown names and cycles: refused before any work
             if self.quantize:
                 raise UsageError(
                     "--quantize picks the int8 rows of the default set; with --formats, "

@@ -47,6 +47,8 @@ def _entry_problem(manifest: dict) -> str | None:
             for c in companions
         ):
             return f"artifact #{i} companions need string fields file and sha256"
+        if not all(type(f.get("bytes")) is int for f in (entry, *companions)):
+            return f"artifact #{i} needs an integer bytes field for every file"
         for name in (entry["file"], *(c["file"] for c in companions)):
             if Path(name).name != name:
                 return f"artifact #{i} file {name!r} must be a plain file name"
@@ -76,7 +78,7 @@ def artifact_problem(path: Path, entry: dict) -> str | None:
             return f"{file} is missing"
         if sha256_file(file) != sha:
             return f"sha256 of {file.name} does not match the manifest (tampered or re-exported?)"
-    return version_problem(entry)
+    return None
 
 
 def version_problem(entry: dict) -> str | None:
@@ -108,6 +110,7 @@ def check_if_listed(model: Path) -> None:
     manifest = read_manifest(model.parent)
     for entry in manifest["artifacts"]:
         if entry.get("file") == model.name:
-            problem = artifact_problem(model, entry)
-            if problem:
+            if problem := artifact_problem(model, entry):
                 raise ArtifactError(f"{problem}; refusing to run an artifact that differs from its manifest")
+            if problem := version_problem(entry):
+                raise ArtifactError(problem)

@@ -51,11 +51,15 @@ class Progress:
         fields = {"rate": f"{rate:,.0f} img/s"} | ({"loss": f"{loss:.4f}"} if loss is not None else {})
         self._bar.update(self._task, advance=1, **fields)
 
-    def epoch(self, line: str) -> None:
-        """The epoch's summary line, the one thing a log keeps."""
+    def close(self) -> None:
+        """Stop a bar that is still drawing (an epoch cut short); the cursor comes back."""
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+    def epoch(self, line: str) -> None:
+        """The epoch's summary line, the one thing a log keeps."""
+        self.close()
         if self.enabled:
             self.stream.write(line + "\n")
             self.stream.flush()

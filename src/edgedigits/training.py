@@ -152,11 +152,16 @@ class _Batches:
     group: Group
 
     def steps(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        full, tail = divmod(self.n, self.batch_size)
+        return full + (tail >= self.group.world and tail > 0)
 
     def __call__(self, perm: torch.Tensor):
+        """(this rank's indices, the global batch's size). A last global batch with fewer images than
+        ranks is left out (at most N-1 images an epoch, others each epoch), so no shard is empty."""
         for i in range(0, self.n, self.batch_size):
-            yield perm[i : i + self.batch_size][self.group.rank :: self.group.world]
+            whole = perm[i : i + self.batch_size]
+            if len(whole) >= self.group.world:
+                yield whole[self.group.rank :: self.group.world], len(whole)
 
 
 def _generators(seed: int, group: Group) -> tuple[torch.Generator, torch.Generator]:
@@ -181,13 +186,16 @@ def _fit_epoch(
     make_batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
     progress: Progress,
 ) -> float:
-    """One epoch of steps; ``make_batch(indices) -> (loss, images in it)``. Returns the mean loss."""
+    """One epoch of steps; ``make_batch(indices) -> (mean loss, images in it)``. Returns the mean loss
+    (of this rank's shards)."""
     model.train()
     loss_sum = torch.zeros((), device=perm.device)
-    for step, idx in enumerate(batches(perm)):
+    for step, (idx, whole) in enumerate(batches(perm)):
         loss, count = make_batch(idx)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        # DDP averages the ranks' gradients; weighting each by its share of the global batch makes that
+        # the global batch's mean even when the shards differ by an image (1.0 for one process)
+        (loss * (len(idx) * batches.group.world / whole)).backward()
         opt.step()
         sched.step()
         loss_sum += loss.detach()
@@ -205,30 +213,33 @@ def train(
     A run stopped by Ctrl-C raises ``Interrupted`` naming the checkpoint it can be resumed from."""
     resume = _load_resume(config) if config.resume is not None else None
     recipe = resume.recipe if resume else config.resolved
+    if resume is not None:  # the run it continues keeps its seed: its material and random streams
+        config = replace(config, seed=resume.seed)
     device = pick_device(config.device)
     group = join(device.type)
     if device.type == "cuda" and group.active:
         device = torch.device("cuda", group.local_rank)
+    progress = progress or Progress(enabled=group.main)
     try:
-        return _train(
-            config, resume, recipe, device, group, progress or Progress(enabled=group.main), on_epoch
-        )
+        if group.world > recipe.batch_size:
+            raise UsageError(f"--batch-size {recipe.batch_size} is smaller than the {group.world} processes")
+        return _train(config, resume, recipe, device, group, progress, on_epoch)
     finally:
+        progress.close()  # a bar left running (Ctrl-C mid-epoch) would keep the terminal's cursor hidden
         leave(group)
 
 
 def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainResult:
     norm = Normalization(*recipe.normalization)
-    torch.manual_seed(config.seed)
-    gen, aug_gen = _generators(config.seed, group)
+    seed = config.seed
+    torch.manual_seed(seed)
+    gen, aug_gen = _generators(seed, group)
 
     train_split = data.load_split("train", config.data_dir)
     train_x, train_y = to_tensors(train_split, device)
     test_x, test_y = to_tensors(data.load_split("test", config.data_dir), device)
     outliers = calibration = None
     if recipe.outliers is not None:
-        # a resumed run draws the material of the run it continues, whatever --seed says now
-        seed = int(resume.loaded.raw.get("config", {}).get("seed", config.seed)) if resume else config.seed
         train_x, train_y, outliers, calibration = _outlier_material(train_split, test_x, recipe, seed, device)
     teacher = None
     if recipe.distill is not None:
@@ -273,7 +284,7 @@ def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainRe
     t0 = time.perf_counter()
     try:
         for epoch in range(start_epoch, recipe.epochs):
-            _reseed(aug_gen, config.seed, epoch, group)
+            _reseed(aug_gen, seed, epoch, group)
             perm = torch.randperm(n, generator=gen).to(device)
             phase = "student" if teacher is not None else "train"
             progress.start(phase, epoch + 1, recipe.epochs, batches.steps())
@@ -365,18 +376,34 @@ def _save_epoch(
     write_json_atomic(config.out / METRICS_NAME, metrics)
 
 
+def _resumed_teacher(config: TrainConfig, record: dict, device: torch.device) -> Teacher:
+    """The very teacher a resumed run was trained with: ``--teacher`` if given (it must be that one),
+    else the file of that name beside the checkpoint or in ``--out``."""
+    if config.teacher is not None:
+        candidates = [config.teacher]
+    else:
+        candidates = [config.resume.parent / record["file"], config.out / record["file"]]
+    for path in candidates:
+        if path.is_file():
+            teacher = load_teacher(path, device)
+            if teacher.sha256 == record["sha256"]:
+                return teacher
+            if config.teacher is not None:
+                raise UsageError(f"--teacher {path} is not the teacher {config.resume} was trained with")
+    raise CheckpointError(
+        f"the teacher {config.resume} was trained with ({record['file']}, sha256 {record['sha256'][:12]}…) "
+        f"is not beside it nor in {config.out}; pass it with --teacher PATH"
+    )
+
+
 def _teacher(config, recipe, resume, device, group, progress, train_x, train_y, test_x, test_y) -> Teacher:
     """The CNN teacher: ``--teacher``'s, the one this run (or the run it resumes) saved, or a new one
     trained on the same augmented digits and saved beside the student."""
     saved = config.out / TEACHER_NAME
+    if resume is not None and "teacher" in resume.loaded.metrics:
+        return _resumed_teacher(config, resume.loaded.metrics["teacher"], device)
     if config.teacher is not None:
         return load_teacher(config.teacher, device)
-    if resume is not None and "teacher" in resume.loaded.metrics:
-        path = config.resume.parent / resume.loaded.metrics["teacher"]["file"]
-        teacher = load_teacher(path, device)
-        if teacher.sha256 != resume.loaded.metrics["teacher"]["sha256"]:
-            raise CheckpointError(f"{path} is not the teacher {config.resume} was trained with")
-        return teacher
     d = recipe.distill
     norm = Normalization(*recipe.normalization)
     torch.manual_seed(config.seed + 7)
@@ -468,6 +495,7 @@ class _Resume:
     loaded: LoadedModel
     state: dict
     recipe: Recipe
+    seed: int
 
 
 def _load_resume(config: TrainConfig) -> _Resume:
@@ -484,6 +512,7 @@ def _load_resume(config: TrainConfig) -> _Resume:
     try:
         saved = {k: loaded.raw["config"]["recipe"][k] for k in ("epochs", "batch_size", "lr")}
         done = int(state["epoch"])
+        seed, amp = int(loaded.raw["config"].get("seed", config.seed)), bool(loaded.raw["config"].get("amp"))
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{config.resume}: training state is incomplete ({exc!r})") from exc
     for name, value in saved.items():
@@ -493,9 +522,14 @@ def _load_resume(config: TrainConfig) -> _Resume:
             raise UsageError(
                 f"{flag} {asked} differs from the resumed run's {value}; leave {flag} out to resume"
             )
+    if amp != config.amp:
+        raise UsageError(
+            f"--amp {'is' if config.amp else 'is not'} given, but the resumed run was "
+            f"{'' if amp else 'not '}trained with it; match it to resume"
+        )
     if done >= saved["epochs"]:
         raise UsageError(f"{config.resume} already finished all {done} epochs; there is nothing to resume")
-    return _Resume(loaded, state, replace(config.resolved, **saved))
+    return _Resume(loaded, state, replace(config.resolved, **saved), seed)
 
 
 def _restore(resume: _Resume, net, opt, sched, gen) -> tuple[int, list[dict], float]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgedigits.errors import EdgeDigitsError, MissingRuntime, ParityError, first_line
 from edgedigits.formats import BY_NAME
-from edgedigits.manifest import artifact_problem
+from edgedigits.manifest import artifact_problem, version_problem
 from edgedigits.reference import Reference, run_all
 from edgedigits.tables import Row, Table, cell
 
@@ -54,7 +54,7 @@ def verify(ref: Reference) -> list[Check]:
             )
             continue
         path = ref.models / entry["file"]
-        problem = artifact_problem(path, entry)
+        problem = _registry_problem(fmt, entry) or artifact_problem(path, entry) or version_problem(entry)
         for backend, loader in fmt.loaders.items():
             check = Check(entry["file"], f"{fmt.name}/{backend}", entry["dtype"])
             checks.append(check)
@@ -74,6 +74,17 @@ def verify(ref: Reference) -> list[Check]:
                 continue
             _judge(check, fmt.rule, full, other, ref)
     return checks
+
+
+def _registry_problem(fmt, entry: dict) -> str | None:
+    """A manifest entry that leaves out what its registry row says the artifact is made of."""
+    listed, expected = [c["file"] for c in entry.get("companions", [])], list(fmt.files[1:])
+    if listed != expected:
+        return f"the manifest lists companions {listed} for {entry['file']}, expected {expected}"
+    recorded = sorted(entry.get("built_with", {}))
+    if recorded != sorted(fmt.built_with):
+        return f"the manifest records versions of {recorded}, expected {list(fmt.built_with)}"
+    return None
 
 
 def _judge(check: Check, rule, full: np.ndarray, other: np.ndarray, ref: Reference) -> None:

@@ -31,7 +31,7 @@ from edgedigits.formats import (
     torchscript,
     torchscript_int8,
 )
-from edgedigits.formats.context import ExportContext
+from edgedigits.formats.context import ExportContext, Extra
 from edgedigits.formats.rules import FP32, INT8, Fp32Parity, Int8Parity
 
 __all__ = ["BY_NAME", "FORMATS", "ExportContext", "Format", "build_order", "extra_missing"]
@@ -40,8 +40,6 @@ Predict = Callable[[np.ndarray], np.ndarray]
 Loader = Callable[[Path], Predict]
 TORCH = "torch"  # built_from: the eager model itself
 
-# the modules whose presence means an extra is installed
-EXTRA_MODULES = {"executorch": "executorch", "openvino": "openvino"}
 # consumers that are correctness oracles, not runtimes: verify runs them, bench does not time them
 ORACLES = frozenset({"onnx.reference"})
 
@@ -54,11 +52,15 @@ class Format:
     built_from: tuple[str, ...]  # TORCH, or the names of the rows whose files it converts
     loaders: Mapping[str, Loader]
     rule: Fp32Parity | Int8Parity
-    extra: str | None = None  # pip extra that export and the loaders need
+    extra: Extra | None = None  # pip extra that export and the loaders need
     companions: tuple[str, ...] = ()  # suffixes of files written beside the main one
     calibrated: bool = False  # needs training images (static quantization)
     built_with: tuple[str, ...] = ()  # distributions whose versions the manifest records and verify checks
     footprint: Callable[[Path], object] | None = None  # flash/RAM, for targets where they matter
+
+    def __post_init__(self) -> None:
+        if not self.built_from:
+            raise UsageError(f"format {self.name}: built_from names the torch model or other formats")
 
     @property
     def filename(self) -> str:
@@ -86,7 +88,7 @@ FORMATS: tuple[Format, ...] = (
         ("onnx",),
         openvino_ir.LOADERS,
         FP32,
-        extra="openvino",
+        extra=openvino_ir.EXTRA,
         companions=(".bin",),
     ),
     Format(
@@ -96,7 +98,7 @@ FORMATS: tuple[Format, ...] = (
         (TORCH,),
         executorch_pte.LOADERS,
         FP32,
-        extra="executorch",
+        extra=executorch_pte.EXTRA,
         built_with=("executorch",),
     ),
     Format("c", ".c", c_source.torch_to_c, (TORCH,), c_source.LOADERS, FP32, footprint=c_source.footprint),
@@ -125,7 +127,7 @@ FORMATS: tuple[Format, ...] = (
         (TORCH,),
         executorch_pte.LOADERS,
         INT8,
-        extra="executorch",
+        extra=executorch_pte.EXTRA,
         calibrated=True,
         built_with=("executorch",),
     ),
@@ -144,9 +146,9 @@ BY_NAME = {f.name: f for f in FORMATS}
 
 def extra_missing(fmt: Format) -> str | None:
     """What to install for ``fmt``, or None when its extra (if any) is here."""
-    if fmt.extra is None or importlib.util.find_spec(EXTRA_MODULES[fmt.extra]) is not None:
+    if fmt.extra is None or importlib.util.find_spec(fmt.extra.module) is not None:
         return None
-    return f"pip install 'edgedigits[{fmt.extra}]'"
+    return fmt.extra.hint
 
 
 def build_order(names: list[str] | tuple[str, ...]) -> tuple[tuple[Format, ...], tuple[str, ...]]:
@@ -163,6 +165,8 @@ def build_order(names: list[str] | tuple[str, ...]) -> tuple[tuple[Format, ...],
         if any(f.name == name for f in order):
             return
         for source in BY_NAME[name].built_from:
+            if source != TORCH and source not in BY_NAME:
+                raise UsageError(f"format {name} is built from {source!r}, which is not a registered format")
             if source != TORCH:
                 visit(source, (*chain, name))
         order.append(BY_NAME[name])

@@ -33,7 +33,7 @@ from edgedigits.contract import (
     META_REJECT,
     NUM_CLASSES,
 )
-from edgedigits.errors import ArtifactError
+from edgedigits.errors import ArtifactError, MissingRuntime
 from edgedigits.formats.context import ExportContext
 from edgedigits.runtime.c_model import CFLAGS, CModel, compile_c, compiler
 
@@ -271,23 +271,26 @@ class Footprint:
 
 def footprint(path: Path) -> Footprint:
     """Flash and RAM as the compiler lays them out: compiled to an object file with the artifact's
-    flags, sections read by ``size -A``, stack from gcc's ``-fstack-usage``."""
+    flags, sections read by binutils' ``size -A``, stack from gcc's ``-fstack-usage``."""
     cc, size = compiler(), shutil.which("size")
     if cc is None or size is None:
-        raise ArtifactError("measuring a C model's footprint needs a C compiler and binutils' size")
+        raise MissingRuntime("measuring a C model's flash and RAM needs a C compiler and binutils' size")
     with tempfile.TemporaryDirectory() as tmp:
         obj = Path(tmp) / "model.o"
-        compile_c(cc, [path], obj, ("-c", "-fstack-usage"), path)
-        sections = {}
-        for line in subprocess.run(
-            [size, "-A", str(obj)], capture_output=True, text=True, check=True
-        ).stdout.splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit():
-                sections[parts[0]] = int(parts[1])
-        stack = sum(  # the entry point's own frame plus the largest callee's (dense/quantize run in turn)
-            _stack_usage(obj.with_suffix(".su"))
-        )
+        compile_c(cc, [path.resolve()], obj, ("-c", "-fstack-usage"), path)
+        try:
+            listing = subprocess.run([size, "-A", str(obj)], capture_output=True, text=True, check=True)
+        except subprocess.CalledProcessError as exc:
+            raise ArtifactError(f"size -A could not read the object of {path}: {exc.stderr.strip()}") from exc
+        usage = list(Path(tmp).glob("*.su"))  # beside the object (gcc >= 11) or named after the source
+        if not usage:
+            raise MissingRuntime(f"{cc[0]} wrote no stack usage (-fstack-usage is gcc's); RAM unknown")
+        stack = sum(_stack_usage(usage[0]))  # the entry point's frame plus the largest callee's
+    sections = {}
+    for line in listing.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit():
+            sections[parts[0]] = int(parts[1])
     flash = sum(v for k, v in sections.items() if k.startswith((".text", ".rodata", ".data")))
     ram = sections.get(".data", 0) + sections.get(".bss", 0) + stack
     return Footprint(flash=flash, ram=ram)

@@ -14,6 +14,20 @@ from edgedigits.contract import IMAGE_SIZE
 from edgedigits.errors import UsageError
 from edgedigits.model import DeployedNN
 
+CALIBRATION_BATCH = 64  # calibration images per forward pass of the formats that calibrate
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A pip extra of edgedigits and the module whose presence means it is installed."""
+
+    name: str
+    module: str
+
+    @property
+    def hint(self) -> str:
+        return f"pip install 'edgedigits[{self.name}]'"
+
 
 @dataclass(frozen=True)
 class ExportContext:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from edgedigits.formats.context import ExportContext
+from edgedigits.formats.context import CALIBRATION_BATCH, ExportContext, Extra
 from edgedigits.formats.quiet import quiet_export
 from edgedigits.runtime.backends import (
     EXECUTORCH_MAX_BATCH,
@@ -23,8 +23,7 @@ from edgedigits.runtime.backends import (
     import_extra,
 )
 
-EXTRA = "executorch"
-CALIBRATION_BATCH = 64
+EXTRA = Extra("executorch", "executorch")
 
 
 def _program(ctx: ExportContext, module: torch.nn.Module) -> torch.export.ExportedProgram:
@@ -34,8 +33,8 @@ def _program(ctx: ExportContext, module: torch.nn.Module) -> torch.export.Export
 
 
 def _lower(ctx: ExportContext, program: torch.export.ExportedProgram, path: Path) -> None:
-    exir = import_extra("executorch.exir", EXTRA)
-    xnnpack = import_extra("executorch.backends.xnnpack.partition.xnnpack_partitioner", EXTRA)
+    exir = import_extra("executorch.exir", EXTRA.name)
+    xnnpack = import_extra("executorch.backends.xnnpack.partition.xnnpack_partitioner", EXTRA.name)
     metadata = torch.tensor(list(ctx.metadata_json().encode()), dtype=torch.uint8)
     lowered = exir.to_edge_transform_and_lower(
         program,
@@ -52,8 +51,8 @@ def torch_to_pte(ctx: ExportContext, path: Path) -> None:
 
 def torch_to_int8_pte(ctx: ExportContext, path: Path) -> None:
     with quiet_export():
-        quantizer_mod = import_extra("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", EXTRA)
-        pt2e = import_extra("torchao.quantization.pt2e.quantize_pt2e", EXTRA)
+        quantizer_mod = import_extra("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", EXTRA.name)
+        pt2e = import_extra("torchao.quantization.pt2e.quantize_pt2e", EXTRA.name)
         quantizer = quantizer_mod.XNNPACKQuantizer().set_global(
             quantizer_mod.get_symmetric_quantization_config(is_per_channel=True)
         )

@@ -19,12 +19,9 @@ from onnxruntime.quantization import (
 )
 
 from edgedigits.contract import INPUT_NAME
-from edgedigits.formats.context import ExportContext
-from edgedigits.formats.onnx_fp32 import set_metadata
+from edgedigits.formats.context import CALIBRATION_BATCH, ExportContext
+from edgedigits.formats.onnx_fp32 import load_onnxruntime, set_metadata
 from edgedigits.formats.quiet import quiet_export
-from edgedigits.runtime.session import OnnxModel
-
-CALIBRATION_BATCH = 64
 
 
 class _Batches(CalibrationDataReader):
@@ -57,10 +54,6 @@ def onnx_to_qdq_onnx(ctx: ExportContext, path: Path) -> None:
     set_metadata(model, ctx.metadata)
     onnx.checker.check_model(model, full_check=True)
     onnx.save_model(model, path)
-
-
-def load_onnxruntime(path: Path):
-    return OnnxModel(path).predict
 
 
 LOADERS = {"onnxruntime": load_onnxruntime}

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgedigits.formats.context import ExportContext
+from edgedigits.formats.context import ExportContext, Extra
 from edgedigits.runtime.backends import OPENVINO_RT_INFO, OpenVinoModel, import_extra
 
-EXTRA = "openvino"
+EXTRA = Extra("openvino", "openvino")
 
 
 def onnx_to_openvino(ctx: ExportContext, path: Path) -> None:
-    ov = import_extra("openvino", EXTRA)
+    ov = import_extra(EXTRA.module, EXTRA.name)
     model = ov.convert_model(str(ctx.written["onnx"]))
     model.set_rt_info(ctx.metadata_json(), list(OPENVINO_RT_INFO))
     ov.save_model(model, str(path), compress_to_fp16=False)  # writes path and path.with_suffix(".bin")

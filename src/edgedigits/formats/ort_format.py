@@ -11,7 +11,8 @@ from pathlib import Path
 import onnxruntime as ort
 
 from edgedigits.formats.context import ExportContext
-from edgedigits.runtime.session import OnnxModel, session_options
+from edgedigits.formats.onnx_fp32 import load_onnxruntime
+from edgedigits.runtime.session import session_options
 
 
 def onnx_to_ort(ctx: ExportContext, path: Path) -> None:
@@ -22,8 +23,4 @@ def onnx_to_ort(ctx: ExportContext, path: Path) -> None:
     ort.InferenceSession(str(ctx.written["onnx"]), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def load_ort(path: Path):
-    return OnnxModel(path).predict
-
-
-LOADERS = {"onnxruntime": load_ort}
+LOADERS = {"onnxruntime": load_onnxruntime}  # onnxruntime reads .ort files as they are

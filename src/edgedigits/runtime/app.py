@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.errors import SourceError, UsageError
-from edgedigits.runtime.backends import BACKENDS
+from edgedigits.runtime.backends import check_backend
 from edgedigits.runtime.draw import annotate, crops_mosaic
 from edgedigits.runtime.live import LIVE_KINDS, Feed, ReconnectOptions, StopSignals
 from edgedigits.runtime.recognizer import DigitRecognizer, Recognition
@@ -57,8 +57,7 @@ class DetectOptions:
     reconnect: ReconnectOptions = ReconnectOptions()
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        check_backend(self.backend)
         if self.polarity not in POLARITIES:
             raise UsageError(f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}")
         if self.stabilize_window < 1:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import logging
 import os
 import warnings
@@ -23,11 +22,11 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from edgedigits.contract import INPUT_NAME
+from edgedigits.contract import INPUT_NAME, NUM_CLASSES
 from edgedigits.errors import ArtifactError, MissingRuntime, UsageError, first_line
 from edgedigits.manifest import check_if_listed
 from edgedigits.runtime.c_model import CModel
-from edgedigits.runtime.session import ModelInfo, OnnxModel, read_info, session_options
+from edgedigits.runtime.session import ModelInfo, OnnxModel, parse_metadata, read_info, session_options
 
 # where the formats that have no metadata table keep the contract (one JSON object of strings)
 OPENVINO_RT_INFO = ("edgedigits", "metadata")
@@ -77,16 +76,6 @@ def quiet_executorch_import() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
-
-
-def parse_metadata(text: str | bytes, path: Path) -> dict[str, str]:
-    try:
-        meta = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: unreadable edgedigits metadata ({first_line(exc)})") from exc
-    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-        raise ArtifactError(f"{path}: edgedigits metadata is not a JSON object of strings")
-    return meta
 
 
 def _existing(path: str | os.PathLike[str]) -> Path:
@@ -150,12 +139,16 @@ class OpenVinoModel:
 
 
 class ExecuTorchModel:
-    """ExecuTorch's runtime with the XNNPACK delegate, on a ``.pte`` program."""
+    """ExecuTorch's runtime with the XNNPACK delegate, on a ``.pte`` program. XNNPACK's thread pool is
+    process-wide and starts with a thread per core; it is set to ``threads`` (one, like every other
+    backend here: a tiny MLP gains nothing from more, and OpenCV needs the other core)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
         self.path = _existing(path)
         with quiet_executorch_import():
             runtime = import_extra("executorch.runtime", "executorch")
+            bindings = import_extra("executorch.extension.pybindings.portable_lib", "executorch")
+        bindings._unsafe_reset_threadpool(threads)
         self._torch = importlib.import_module("torch")  # the Python bindings take torch tensors
         try:
             with quiet_native_stderr():
@@ -171,10 +164,12 @@ class ExecuTorchModel:
         self.info = read_info(parse_metadata(bytes(raw.numpy().tolist()), self.path), str(self.path))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
+        if len(images) == 0:  # the program admits batches of 1 and more
+            return np.empty((0, NUM_CLASSES), np.float32)
         tensor = self._torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
         chunks = [
             self.forward.execute([tensor[i : i + EXECUTORCH_MAX_BATCH]])[0].numpy()
-            for i in range(0, max(len(tensor), 1), EXECUTORCH_MAX_BATCH)
+            for i in range(0, len(tensor), EXECUTORCH_MAX_BATCH)
         ]
         return np.concatenate(chunks)
 
@@ -207,10 +202,14 @@ BACKENDS = {
 }
 
 
+def check_backend(name: str) -> None:
+    if name not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+
+
 def open_model(path: Path, backend: str = "onnxruntime") -> Model:
     """The model at ``path`` on ``backend``, after checking the two go together."""
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_backend(backend)
     spec = BACKENDS[backend]
     if "".join(Path(path).suffixes[-1:]).lower() not in spec.suffixes:
         raise UsageError(

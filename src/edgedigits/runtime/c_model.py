@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +22,7 @@ import numpy as np
 
 from edgedigits.contract import IMAGE_SIZE, NUM_CLASSES
 from edgedigits.errors import ArtifactError, MissingRuntime, first_line
+from edgedigits.runtime.session import parse_metadata
 
 # What the artifact promises: C99, warning-free under these flags.
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
@@ -40,9 +41,14 @@ void edgedigits_batch(const float *images, float *logits, long n) {{
 """
 
 
-def compiler() -> str | None:
-    """``$CC``, else ``cc`` or ``gcc`` on PATH; None when this machine has no C compiler."""
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+def compiler() -> list[str] | None:
+    """``$CC`` (split like a shell would: ``ccache gcc``), else ``cc`` or ``gcc`` on PATH; None when this
+    machine has no C compiler."""
+    if os.environ.get("CC"):
+        cc = shlex.split(os.environ["CC"])
+        return cc if shutil.which(cc[0]) else None
+    found = shutil.which("cc") or shutil.which("gcc")
+    return [found] if found else None
 
 
 def entry_prefix(source: str, path: Path) -> str:
@@ -55,10 +61,15 @@ def entry_prefix(source: str, path: Path) -> str:
     return match.group(1)
 
 
-def compile_c(cc: str, sources: list[Path], out: Path, extra: tuple[str, ...], name: Path) -> None:
-    """Compile with the artifact's flags; a warning is an error, reported against ``name``."""
+def compile_c(cc: list[str], sources: list[Path], out: Path, extra: tuple[str, ...], name: Path) -> None:
+    """Compile with the artifact's flags, in ``out``'s folder (where ``-fstack-usage`` writes); a
+    warning is an error, reported against ``name``."""
     proc = subprocess.run(
-        [cc, *CFLAGS, *extra, *map(str, sources), "-o", str(out)], capture_output=True, text=True, check=False
+        [*cc, *CFLAGS, *extra, *map(str, sources), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=out.parent,
     )
     if proc.returncode != 0:
         diagnostic = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip())
@@ -82,9 +93,10 @@ class CModel:
         cc = compiler()
         if cc is None:
             raise MissingRuntime("no C compiler to build the C model: install gcc (or clang) or set CC")
+        self.cc = cc
         source = self.path.read_text(encoding="utf-8", errors="replace")
         self.prefix = entry_prefix(source, self.path)
-        key = hashlib.sha256(f"{source}\0{cc}\0{CFLAGS}".encode()).hexdigest()[:24]
+        key = hashlib.sha256(f"{source}\0{HARNESS}\0{cc}\0{CFLAGS}".encode()).hexdigest()[:24]
         library = _cache_dir() / f"{self.prefix}-{key}.so"
         if not library.is_file():
             self._build(cc, source, library)
@@ -112,14 +124,9 @@ class CModel:
     def _read_metadata(self, lib: ctypes.CDLL) -> dict[str, str]:
         try:
             text = ctypes.c_char_p.in_dll(lib, f"{self.prefix}_metadata").value or b""
-            meta = json.loads(text.decode())
-        except (ValueError, UnicodeDecodeError) as exc:  # a missing symbol is a ValueError in ctypes
-            raise ArtifactError(
-                f"{self.path}: unreadable {self.prefix}_metadata ({first_line(exc)})"
-            ) from exc
-        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-            raise ArtifactError(f"{self.path}: {self.prefix}_metadata is not a JSON object of strings")
-        return meta
+        except ValueError as exc:  # ctypes' way of saying the symbol is missing
+            raise ArtifactError(f"{self.path}: no {self.prefix}_metadata ({exc})") from exc
+        return parse_metadata(text, self.path)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         flat = np.ascontiguousarray(images, dtype=np.float32).reshape(len(images), PIXELS)

@@ -138,6 +138,17 @@ class OnnxModel:
         ]
 
 
+def parse_metadata(text: str | bytes, path: str | os.PathLike[str]) -> dict[str, str]:
+    """The contract as the JSON object of strings that formats without a metadata table carry."""
+    try:
+        meta = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable edgedigits metadata ({first_line(exc)})") from exc
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ArtifactError(f"{path}: edgedigits metadata is not a JSON object of strings")
+    return meta
+
+
 def read_info(meta: dict[str, str], path: str) -> ModelInfo:
     """The contract as a model file states it (in whatever container its format has); a file that
     states another contract is refused."""
