@@ -46,7 +46,7 @@ def test_c_file_is_self_contained_warning_free_c99(exported, name):
     assert f"void {prefix}_logits(const float image[784], float logits[10]);" in source
     assert manifest["checkpoint"]["sha256"] in source.split("*/")[0]  # the contract, for people
     proc = subprocess.run(
-        [compiler(), *CFLAGS, "-pedantic", "-c", str(models / name), "-o", os.devnull],
+        [*compiler(), *CFLAGS, "-pedantic", "-c", str(models / name), "-o", os.devnull],
         capture_output=True,
         text=True,
     )

@@ -148,7 +148,8 @@ class ExecuTorchModel:
         with quiet_executorch_import():
             runtime = import_extra("executorch.runtime", "executorch")
             bindings = import_extra("executorch.extension.pybindings.portable_lib", "executorch")
-        bindings._unsafe_reset_threadpool(threads)
+        with quiet_native_stderr():  # the pool's reset probes the CPU and logs both to fd 2
+            bindings._unsafe_reset_threadpool(threads)
         self._torch = importlib.import_module("torch")  # the Python bindings take torch tensors
         try:
             with quiet_native_stderr():
