@@ -88,30 +88,26 @@ def _workers(launcher_pid: int) -> list[int]:
     return found
 
 
-def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, tmp_path):
-    out = tmp_path / "run"
-    args = [
-        "train",
-        "--recipe",
-        "seed",
-        "--device",
-        "cpu",
-        "--nproc",
-        "2",
-        "--epochs",
-        "3",
-        "--data-dir",
-        str(data_dir),
-        "--out",
-        str(out),
-    ]
+def start_after_first_epoch(out: Path, data_dir: Path, epochs: int, **popen) -> subprocess.Popen:
+    """A 2-process run in the background, returned once its first epoch is on disk."""
+    args = ["train", "--recipe", "seed", "--device", "cpu", "--nproc", "2", "--epochs", str(epochs)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edgedigits", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "edgedigits", *args, "--data-dir", str(data_dir), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
     )
     deadline = time.monotonic() + 120
     while not (out / "train_metrics.json").exists() and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.05)
+    return proc
+
+
+def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, tmp_path):
+    out = tmp_path / "run"
+    proc = start_after_first_epoch(out, data_dir, epochs=3)
     workers = [w for w in _workers(proc.pid) if b"RANK=1" in Path(f"/proc/{w}/environ").read_bytes()]
     assert workers, "no rank-1 worker found"
     os.kill(workers[0], signal.SIGKILL)
@@ -132,32 +128,7 @@ def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, t
 
 def test_ctrl_c_stops_every_rank_with_the_resume_hint(data_dir, tmp_path):
     out = tmp_path / "run"
-    args = [
-        "train",
-        "--recipe",
-        "seed",
-        "--device",
-        "cpu",
-        "--nproc",
-        "2",
-        "--epochs",
-        "5",
-        "--data-dir",
-        str(data_dir),
-        "--out",
-        str(out),
-    ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edgedigits", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (out / "train_metrics.json").exists() and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
+    proc = start_after_first_epoch(out, data_dir, epochs=5, start_new_session=True)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets it
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr

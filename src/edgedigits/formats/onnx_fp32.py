@@ -37,7 +37,11 @@ def torch_to_onnx(ctx: ExportContext, path: Path) -> None:
             external_data=False,
             verbose=False,
         )
-    model = program.model_proto
+    save_checked(program.model_proto, ctx, path)
+
+
+def save_checked(model: onnx.ModelProto, ctx: ExportContext, path: Path) -> None:
+    """Every ONNX file we write: our producer name, the contract in metadata_props, a full check."""
     model.producer_name = "edgedigits"
     set_metadata(model, ctx.metadata)
     onnx.checker.check_model(model, full_check=True)

@@ -9,7 +9,7 @@ import onnx
 from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
 
 from edgedigits.formats.context import ExportContext
-from edgedigits.formats.onnx_fp32 import load_onnxruntime, set_metadata
+from edgedigits.formats.onnx_fp32 import load_onnxruntime, save_checked
 from edgedigits.formats.quiet import quiet_export
 
 
@@ -25,10 +25,7 @@ def onnx_to_int8_onnx(ctx: ExportContext, path: Path) -> None:
             prepared, quantized, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
         )
         model = onnx.load(quantized)
-    model.producer_name = "edgedigits"
-    set_metadata(model, ctx.metadata)
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save_model(model, path)
+    save_checked(model, ctx, path)
 
 
 LOADERS = {"onnxruntime": load_onnxruntime}

@@ -20,7 +20,7 @@ from onnxruntime.quantization import (
 
 from edgedigits.contract import INPUT_NAME
 from edgedigits.formats.context import CALIBRATION_BATCH, ExportContext
-from edgedigits.formats.onnx_fp32 import load_onnxruntime, set_metadata
+from edgedigits.formats.onnx_fp32 import load_onnxruntime, save_checked
 from edgedigits.formats.quiet import quiet_export
 
 
@@ -50,10 +50,7 @@ def onnx_to_qdq_onnx(ctx: ExportContext, path: Path) -> None:
             calibrate_method=CalibrationMethod.MinMax,
         )
         model = onnx.load(quantized)
-    model.producer_name = "edgedigits"
-    set_metadata(model, ctx.metadata)
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save_model(model, path)
+    save_checked(model, ctx, path)
 
 
 LOADERS = {"onnxruntime": load_onnxruntime}
