@@ -19,7 +19,7 @@ import torch
 
 from edgedigits.errors import ArtifactError, MissingRuntime, UsageError
 from edgedigits.formats import BY_NAME, ORACLES
-from edgedigits.manifest import check_all
+from edgedigits.manifest import artifact_bytes, check_all
 from edgedigits.reference import Reference, eager_predict
 from edgedigits.tables import Row, Table, cell
 
@@ -90,7 +90,7 @@ def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
         fmt, path = BY_NAME.get(entry["format"]), ref.models / entry["file"]
         if fmt is None:
             raise ArtifactError(f"{ref.models / 'manifest.json'} lists an unknown format {entry['format']!r}")
-        size = entry["bytes"] + sum(c["bytes"] for c in entry.get("companions", []))
+        size = artifact_bytes(entry)
         for backend, loader in fmt.loaders.items():
             if backend in ORACLES:
                 continue

@@ -70,14 +70,19 @@ def leave(group: Group) -> None:
         dist.destroy_process_group()
 
 
+def check_shards(batch_size: int, processes: int) -> None:
+    """Every process needs a share of every global batch."""
+    if batch_size < processes:
+        raise UsageError(
+            f"--batch-size {batch_size} is smaller than --nproc {processes}; each process needs images"
+        )
+
+
 def check_nproc(nproc: int, device: str, batch_size: int) -> None:
     """One-line refusals before any process starts."""
     if nproc < 1:
         raise UsageError(f"--nproc must be >= 1, got {nproc}")
-    if batch_size < nproc:
-        raise UsageError(
-            f"--batch-size {batch_size} is smaller than --nproc {nproc}; each process needs images"
-        )
+    check_shards(batch_size, nproc)
     if nproc == 1:
         return  # one process: the device check happens where the device is picked
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
@@ -133,8 +138,7 @@ def launch(nproc: int, train_args: Sequence[str], checkpoint: Path) -> None:
         return
     finished = checkpoint.is_file() and checkpoint.stat().st_mtime >= started
     if interrupted or (first_error or "").startswith("interrupted"):
-        hint = f"; the last finished epoch is in {checkpoint}, continue with --resume {checkpoint}"
-        raise Interrupted(first_error if first_error else "interrupted" + (hint if finished else ""))
+        raise Interrupted(first_error) if first_error else Interrupted.at(checkpoint if finished else None)
     if first_error:
         raise LaunchFailed(first_error)
     hint = f"; continue from the last finished epoch with --resume {checkpoint}" if finished else ""

@@ -1,5 +1,7 @@
 """One error family: the CLI turns any of these into a single actionable line and a non-zero exit."""
 
+from __future__ import annotations
+
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of an exception's message (library errors can be pages long), or its type."""
@@ -23,6 +25,15 @@ class Interrupted(EdgeDigitsError):
     """The user pressed Ctrl-C; the message says what was kept (exit code 130, like a shell)."""
 
     exit_code = 130
+
+    @classmethod
+    def at(cls, checkpoint: object | None) -> Interrupted:
+        """Interrupted, with the checkpoint to resume from (None: no epoch finished)."""
+        if checkpoint is None:
+            return cls("interrupted")
+        return cls(
+            f"interrupted; the last finished epoch is in {checkpoint}, continue with --resume {checkpoint}"
+        )
 
 
 class DataError(EdgeDigitsError):

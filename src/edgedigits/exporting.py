@@ -26,7 +26,7 @@ from edgedigits.checkpoint import load_model
 from edgedigits.errors import ArtifactError, EdgeDigitsError, MissingRuntime, UsageError, first_line
 from edgedigits.files import sha256_file, writable_dir_problem, write_json_atomic
 from edgedigits.formats import FORMATS, ExportContext, Format, build_order, extra_missing
-from edgedigits.manifest import MANIFEST_NAME
+from edgedigits.manifest import MANIFEST_NAME, artifact_bytes
 from edgedigits.model import TUTORIAL_NORMALIZATION, DeployedNN, Normalization
 
 STAGING_PREFIX = ".export-"
@@ -156,7 +156,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
                 ) from exc
             ctx.written[fmt.name] = staged
             entry = _entry(fmt, staging)
-            size = entry["bytes"] + sum(c["bytes"] for c in entry.get("companions", []))
+            size = artifact_bytes(entry)
             log(
                 f"exported {fmt.name:<17} {str(config.out / fmt.filename):<40} {size / 1024:7.1f} KiB  "
                 f"{time.perf_counter() - t0:5.2f}s"

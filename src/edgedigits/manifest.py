@@ -68,6 +68,11 @@ def _entry_problem(manifest: dict) -> str | None:
     return None
 
 
+def artifact_bytes(entry: dict) -> int:
+    """An artifact's size on disk, the files written beside it included."""
+    return entry["bytes"] + sum(c["bytes"] for c in entry.get("companions", []))
+
+
 def artifact_problem(path: Path, entry: dict) -> str | None:
     """Why ``path`` (and the files written beside it) does not match its manifest ``entry``, or None."""
     for file, sha in (

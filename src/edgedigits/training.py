@@ -15,7 +15,7 @@ from torch import nn
 
 from edgedigits import data
 from edgedigits.checkpoint import LoadedModel, load_model, save_checkpoint
-from edgedigits.distributed import Group, join, leave
+from edgedigits.distributed import Group, check_shards, join, leave
 from edgedigits.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.files import write_json_atomic
 from edgedigits.model import Normalization, SimpleNN
@@ -183,15 +183,15 @@ def _fit_epoch(
     sched,
     batches: _Batches,
     perm: torch.Tensor,
-    make_batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    make_batch: Callable[[torch.Tensor], torch.Tensor],
     progress: Progress,
 ) -> float:
-    """One epoch of steps; ``make_batch(indices) -> (mean loss, images in it)``. Returns the mean loss
-    (of this rank's shards)."""
+    """One epoch of steps; ``make_batch(indices) -> mean loss`` over them. Returns the mean loss (of
+    this rank's shards)."""
     model.train()
     loss_sum = torch.zeros((), device=perm.device)
     for step, (idx, whole) in enumerate(batches(perm)):
-        loss, count = make_batch(idx)
+        loss = make_batch(idx)
         opt.zero_grad(set_to_none=True)
         # DDP averages the ranks' gradients; weighting each by its share of the global batch makes that
         # the global batch's mean even when the shards differ by an image (1.0 for one process)
@@ -200,7 +200,7 @@ def _fit_epoch(
         sched.step()
         loss_sum += loss.detach()
         shown = float(loss.detach()) if progress.tty and step % 50 == 0 else None  # a GPU sync: rarely
-        progress.advance(int(count) * batches.group.world, shown)
+        progress.advance(whole, shown)
     return float(loss_sum) / batches.steps()
 
 
@@ -221,8 +221,7 @@ def train(
         device = torch.device("cuda", group.local_rank)
     progress = progress or Progress(enabled=group.main)
     try:
-        if group.world > recipe.batch_size:
-            raise UsageError(f"--batch-size {recipe.batch_size} is smaller than the {group.world} processes")
+        check_shards(recipe.batch_size, group.world)  # torchrun started without our launcher
         return _train(config, resume, recipe, device, group, progress, on_epoch)
     finally:
         progress.close()  # a bar left running (Ctrl-C mid-epoch) would keep the terminal's cursor hidden
@@ -231,16 +230,17 @@ def train(
 
 def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainResult:
     norm = Normalization(*recipe.normalization)
-    seed = config.seed
-    torch.manual_seed(seed)
-    gen, aug_gen = _generators(seed, group)
+    torch.manual_seed(config.seed)
+    gen, aug_gen = _generators(config.seed, group)
 
     train_split = data.load_split("train", config.data_dir)
     train_x, train_y = to_tensors(train_split, device)
     test_x, test_y = to_tensors(data.load_split("test", config.data_dir), device)
     outliers = calibration = None
     if recipe.outliers is not None:
-        train_x, train_y, outliers, calibration = _outlier_material(train_split, test_x, recipe, seed, device)
+        train_x, train_y, outliers, calibration = _outlier_material(
+            train_split, test_x, recipe, config.seed, device
+        )
     teacher = None
     if recipe.distill is not None:
         teacher = _teacher(config, recipe, resume, device, group, progress, train_x, train_y, test_x, test_y)
@@ -255,7 +255,7 @@ def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainRe
     if resume is not None:
         start_epoch, history, elapsed_before = _restore(resume, net, opt, sched, gen)
 
-    def make_batch(idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def make_batch(idx: torch.Tensor) -> torch.Tensor:
         x = train_x[idx].unsqueeze(1).float().div_(255)
         extra = 0
         if outliers is not None:
@@ -278,13 +278,13 @@ def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainRe
                 loss = distill_loss(logits[: len(idx)], soft, train_y[idx], d.temperature, d.alpha)
         if extra:
             loss = loss + recipe.outliers.weight * flat_loss(logits[len(idx) :])
-        return loss, len(idx)
+        return loss
 
     ckpt_path = config.out / CHECKPOINT_NAME
     t0 = time.perf_counter()
     try:
         for epoch in range(start_epoch, recipe.epochs):
-            _reseed(aug_gen, seed, epoch, group)
+            _reseed(aug_gen, config.seed, epoch, group)
             perm = torch.randperm(n, generator=gen).to(device)
             phase = "student" if teacher is not None else "train"
             progress.start(phase, epoch + 1, recipe.epochs, batches.steps())
@@ -302,29 +302,39 @@ def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainRe
                 f"{phase + ' ' if teacher is not None else ''}epoch {epoch + 1}/{recipe.epochs}  "
                 f"loss {record['loss']:.4f}  test acc {accuracy:.4f}  {seconds:.1f}s"
             )
-            if group.main:
-                _save_epoch(
-                    config,
-                    recipe,
-                    device,
-                    group,
+            if group.main:  # the one process that writes
+                metrics = _metrics(config, recipe, device, history, seconds, group)
+                if calibration is not None:
+                    rendered, held_back = calibration
+                    metrics["reject"] = calibrate_rejection(
+                        net, [test_x, rendered], held_back, norm, recipe.outliers.keep
+                    )
+                if teacher is not None:
+                    metrics["teacher"] = teacher.record()
+                state = {
+                    "epoch": epoch + 1,
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "gen_rng": gen.get_state(),
+                    "history": history,
+                    "elapsed": seconds,
+                }
+                save_checkpoint(
+                    ckpt_path,
                     net,
                     norm,
-                    opt,
-                    sched,
-                    gen,
-                    history,
-                    seconds,
-                    calibration,
-                    teacher,
-                    test_x,
+                    recipe=recipe.name,
+                    config=config.describe(recipe),
+                    metrics=metrics,
+                    train_state=state,
                 )
+                write_json_atomic(config.out / METRICS_NAME, metrics)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
         kept = ckpt_path if len(history) > start_epoch else config.resume  # None: nothing finished yet
-        hint = f"; the last finished epoch is in {kept}, continue with --resume {kept}" if kept else ""
-        raise Interrupted(f"interrupted{hint}") from None
+        raise Interrupted.at(kept) from None
     return TrainResult(
         test_accuracy=history[-1]["test_accuracy"],
         history=history,
@@ -341,39 +351,6 @@ def _wrap(net: nn.Module, device: torch.device, group: Group) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-
-
-def _save_epoch(
-    config, recipe, device, group, net, norm, opt, sched, gen, history, seconds, calibration, teacher, test_x
-) -> None:
-    metrics = _metrics(config, recipe, device, history, seconds, group)
-    if calibration is not None:
-        rendered, held_back = calibration
-        metrics["reject"] = calibrate_rejection(
-            net, [test_x, rendered], held_back, norm, recipe.outliers.keep
-        )
-    if teacher is not None:
-        metrics["teacher"] = teacher.record()
-    state = {
-        "epoch": history[-1]["epoch"],
-        "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "gen_rng": gen.get_state(),
-        "history": history,
-        "elapsed": seconds,
-        "world": group.world,
-    }
-    save_checkpoint(
-        config.out / CHECKPOINT_NAME,
-        net,
-        norm,
-        recipe=recipe.name,
-        config=config.describe(recipe),
-        metrics=metrics,
-        train_state=state,
-    )
-    write_json_atomic(config.out / METRICS_NAME, metrics)
 
 
 def _resumed_teacher(config: TrainConfig, record: dict, device: torch.device) -> Teacher:
@@ -414,13 +391,12 @@ def _teacher(config, recipe, resume, device, group, progress, train_x, train_y, 
     teacher_recipe = replace(recipe, lr=d.teacher_lr, epochs=d.teacher_epochs)
     opt, sched = _make_optimizer(net, teacher_recipe, batches.steps() * d.teacher_epochs)
 
-    def make_batch(idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def make_batch(idx: torch.Tensor) -> torch.Tensor:
         x = train_x[idx].unsqueeze(1).float().div_(255)
         if recipe.augment is not None:
             x = augment_batch(x, recipe.augment, aug_gen)
         with _autocast(device, config.amp):
-            loss = F.cross_entropy(model((x - norm.mean) / norm.std).float(), train_y[idx])
-        return loss, len(idx)
+            return F.cross_entropy(model((x - norm.mean) / norm.std).float(), train_y[idx])
 
     t0 = time.perf_counter()
     for epoch in range(d.teacher_epochs):

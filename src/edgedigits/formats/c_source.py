@@ -94,9 +94,11 @@ def _c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("?", "\\?") + '"'
 
 
-def _header(ctx: ExportContext, prefix: str, kind: str, weight_bytes: int, stack_bytes: int) -> str:
+def _header(
+    ctx: ExportContext, prefix: str, kind: str, norm: tuple[float, float], weight_bytes: int, stack_bytes: int
+) -> str:
     meta = ctx.metadata
-    mean, std = _normalization(ctx)
+    mean, std = norm
     accuracy = meta.get(META_ACCURACY) or "unknown"
     return f"""\
 /* edgedigits: the tutorial MNIST MLP (784-128-64-10, ReLU) as dependency-free C99, {kind}.
@@ -232,7 +234,8 @@ def torch_to_c(ctx: ExportContext, path: Path) -> None:
     layers = _layers(ctx)
     mean, std = _normalization(ctx)
     weight_bytes = sum(4 * (layer.weight.size + layer.bias.size) for layer in layers)
-    parts = [_header(ctx, prefix, "fp32 weights", weight_bytes, _stack_bytes(layers, int8=False))]
+    header = _header(ctx, prefix, "fp32 weights", (mean, std), weight_bytes, _stack_bytes(layers, int8=False))
+    parts = [header]
     for k, layer in enumerate(layers, 1):
         parts.append(_array("float", f"fc{k}_w", np.ascontiguousarray(layer.weight.T), _float))
         parts.append(_array("float", f"fc{k}_b", layer.bias, _float))
@@ -247,7 +250,12 @@ def torch_to_int8_c(ctx: ExportContext, path: Path) -> None:
     weight_bytes = sum(layer.weight.size + 8 * layer.bias.size for layer in layers)  # int8 + scale + bias
     parts = [
         _header(
-            ctx, prefix, "int8 weights (per-channel scales)", weight_bytes, _stack_bytes(layers, int8=True)
+            ctx,
+            prefix,
+            "int8 weights (per-channel scales)",
+            (mean, std),
+            weight_bytes,
+            _stack_bytes(layers, int8=True),
         )
     ]
     for k, layer in enumerate(layers, 1):

@@ -24,9 +24,15 @@ import onnxruntime as ort
 
 from edgedigits.contract import INPUT_NAME, NUM_CLASSES
 from edgedigits.errors import ArtifactError, MissingRuntime, UsageError, first_line
-from edgedigits.manifest import check_if_listed
 from edgedigits.runtime.c_model import CModel
-from edgedigits.runtime.session import ModelInfo, OnnxModel, parse_metadata, read_info, session_options
+from edgedigits.runtime.session import (
+    ModelInfo,
+    OnnxModel,
+    existing_model,
+    parse_metadata,
+    read_info,
+    session_options,
+)
 
 # where the formats that have no metadata table keep the contract (one JSON object of strings)
 OPENVINO_RT_INFO = ("edgedigits", "metadata")
@@ -78,19 +84,11 @@ def quiet_executorch_import() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _existing(path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"model {path} does not exist")
-    check_if_listed(path)
-    return path
-
-
 class OpenCvModel:
     """OpenCV's DNN module on the fp32 ONNX file (it cannot read onnxruntime's quantized operators)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = _existing(path)
+        self.path = existing_model(path)
         try:
             self.net = cv2.dnn.readNetFromONNX(str(self.path))
             meta = ort.InferenceSession(
@@ -111,7 +109,7 @@ class OpenVinoModel:
     """OpenVINO's CPU plugin, held to f32 (its default on CPUs with bf16 units would round the model)."""
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
-        self.path = _existing(path)
+        self.path = existing_model(path)
         ov = import_extra("openvino", "openvino")
         core = ov.Core()
         try:
@@ -144,7 +142,7 @@ class ExecuTorchModel:
     backend here: a tiny MLP gains nothing from more, and OpenCV needs the other core)."""
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
-        self.path = _existing(path)
+        self.path = existing_model(path)
         with quiet_executorch_import():
             runtime = import_extra("executorch.runtime", "executorch")
             bindings = import_extra("executorch.extension.pybindings.portable_lib", "executorch")
@@ -175,14 +173,6 @@ class ExecuTorchModel:
         return np.concatenate(chunks)
 
 
-class CompiledCModel(CModel):
-    """The C model with its contract checked like every other backend's."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__(_existing(path))
-        self.info = read_info(self.metadata, str(self.path))
-
-
 @dataclass(frozen=True)
 class Backend:
     name: str
@@ -198,7 +188,7 @@ BACKENDS = {
         Backend("opencv", (".onnx",), OpenCvModel, "models/mnist_mlp.onnx"),
         Backend("openvino", (".xml",), OpenVinoModel, "models/mnist_mlp.xml"),
         Backend("executorch", (".pte",), ExecuTorchModel, "models/mnist_mlp.pte"),
-        Backend("c", (".c",), CompiledCModel, "models/mnist_mlp.c"),
+        Backend("c", (".c",), CModel, "models/mnist_mlp.c"),
     )
 }
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from edgedigits.contract import IMAGE_SIZE, NUM_CLASSES
 from edgedigits.errors import ArtifactError, MissingRuntime, first_line
-from edgedigits.runtime.session import parse_metadata
+from edgedigits.runtime.session import existing_model, parse_metadata, read_info
 
 # What the artifact promises: C99, warning-free under these flags.
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
@@ -84,16 +84,14 @@ def _cache_dir() -> Path:
 
 class CModel:
     """``predict(images [N,1,28,28] float32) -> logits [N,10]`` of a compiled C artifact, and the
-    contract the file carries in its ``<prefix>_metadata`` string."""
+    contract the file carries in its ``<prefix>_metadata`` string (``info``, checked like every other
+    backend's)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ArtifactError(f"model {self.path} does not exist")
+        self.path = existing_model(path)
         cc = compiler()
         if cc is None:
             raise MissingRuntime("no C compiler to build the C model: install gcc (or clang) or set CC")
-        self.cc = cc
         source = self.path.read_text(encoding="utf-8", errors="replace")
         self.prefix = entry_prefix(source, self.path)
         key = hashlib.sha256(f"{source}\0{HARNESS}\0{cc}\0{CFLAGS}".encode()).hexdigest()[:24]
@@ -109,8 +107,9 @@ class CModel:
         self._batch.restype = None
         self._batch.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long]
         self.metadata = self._read_metadata(lib)
+        self.info = read_info(self.metadata, str(self.path))
 
-    def _build(self, cc: str, source: str, library: Path) -> None:
+    def _build(self, cc: list[str], source: str, library: Path) -> None:
         library.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=library.parent) as tmp:
             harness = Path(tmp) / "harness.c"

@@ -92,14 +92,20 @@ class ModelInfo:
     metadata: dict[str, str]
 
 
+def existing_model(path: str | os.PathLike[str]) -> Path:
+    """The model file at ``path``, refused if missing or if it differs from a manifest beside it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"model {path} does not exist")
+    check_if_listed(path)
+    return path
+
+
 class OnnxModel:
     """A loaded, contract-checked ONNX classifier: ``predict(images [N,1,28,28] float32) -> logits``."""
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise ArtifactError(f"model {path} does not exist")
-        check_if_listed(Path(path))
+        path = os.fspath(existing_model(path))
         try:
             self.session = ort.InferenceSession(
                 path, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
