@@ -30,8 +30,8 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, data_dir):
     """One short real training run (1 epoch of the default recipe) shared by the suite."""
-    from edgedigits.recipes import TrainConfig
-    from edgedigits.training import train
+    from edgedigits.train.loop import train
+    from edgedigits.train.recipes import TrainConfig
 
     out = tmp_path_factory.mktemp("trained")
     result = train(TrainConfig(recipe="default", epochs=1, data_dir=data_dir, out=out, seed=0))
@@ -41,7 +41,7 @@ def trained(tmp_path_factory, data_dir):
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, trained, data_dir):
     """Every registered format (int8 included) exported from the shared training run."""
-    from edgedigits.exporting import ExportConfig, export
+    from edgedigits.export.exporter import ExportConfig, export
 
     out, _ = trained
     models = tmp_path_factory.mktemp("exported")
@@ -55,7 +55,7 @@ def exported(tmp_path_factory, trained, data_dir):
 @pytest.fixture(scope="session")
 def reference(exported, data_dir):
     """The eager reference of the shared export, loaded once (as each command loads it once)."""
-    from edgedigits.reference import load_reference
+    from edgedigits.proof.reference import load_reference
 
     return load_reference(exported[0], data_dir)
 
@@ -85,6 +85,6 @@ def recognizer():
 
 @pytest.fixture(scope="session")
 def test_split(data_dir):
-    from edgedigits import data
+    from edgedigits.core import data
 
     return data.load_split("test", data_dir)

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from edgedigits import data
-from edgedigits.errors import DataError
+from edgedigits.core import data
+from edgedigits.core.errors import DataError
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from conftest import cli
-from edgedigits import data
+from edgedigits.core import data
+from edgedigits.evaluation.scenes import SceneParams, make_scene
 from edgedigits.runtime.boxes import iou
 from edgedigits.runtime.recognizer import Detection, Recognition
 from edgedigits.runtime.tracker import LabelStabilizer
-from edgedigits.synth import SceneParams, make_scene
 
 FRAMES = 24
 

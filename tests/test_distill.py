@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgedigits.checkpoint import load_model
-from edgedigits.errors import CheckpointError, UsageError
-from edgedigits.exporting import ExportConfig, export
-from edgedigits.files import sha256_file
-from edgedigits.progress import Progress
-from edgedigits.recipes import RECIPES, TrainConfig
-from edgedigits.teacher import TEACHER_NAME, distill_loss, load_teacher, save_teacher
-from edgedigits.training import train
+from edgedigits.core.errors import CheckpointError, UsageError
+from edgedigits.core.files import sha256_file
+from edgedigits.export.exporter import ExportConfig, export
+from edgedigits.train.checkpoint import load_model
+from edgedigits.train.loop import train
+from edgedigits.train.progress import Progress
+from edgedigits.train.recipes import RECIPES, TrainConfig
+from edgedigits.train.teacher import TEACHER_NAME, distill_loss, load_teacher, save_teacher
 
 
 def test_distill_loss_is_soft_targets_at_a_temperature_plus_hard_labels():
@@ -56,8 +56,8 @@ class TinyTeacher(torch.nn.Module):
 
 
 def test_distill_trains_a_teacher_then_the_tutorial_mlp(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr("edgedigits.training.TeacherCNN", TinyTeacher)
-    monkeypatch.setattr("edgedigits.teacher.TeacherCNN", TinyTeacher)
+    monkeypatch.setattr("edgedigits.train.loop.TeacherCNN", TinyTeacher)
+    monkeypatch.setattr("edgedigits.train.teacher.TeacherCNN", TinyTeacher)
     lines = io.StringIO()
     config = TrainConfig(
         recipe="distill", epochs=1, batch_size=2048, data_dir=data_dir, out=tmp_path, device="cpu"
@@ -87,7 +87,7 @@ def test_distill_trains_a_teacher_then_the_tutorial_mlp(data_dir, tmp_path, monk
 
 
 def test_a_saved_teacher_is_reused_and_checked(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr("edgedigits.teacher.TeacherCNN", TinyTeacher)
+    monkeypatch.setattr("edgedigits.train.teacher.TeacherCNN", TinyTeacher)
     path = tmp_path / "t.pt"
     teacher = save_teacher(path, TinyTeacher(), 0.5, {})
     assert load_teacher(path, torch.device("cpu")).sha256 == teacher.sha256
@@ -154,9 +154,9 @@ def test_bf16_autocast_trains_on_cpu(data_dir, tmp_path):
 
 
 def test_resume_finds_its_own_teacher_and_refuses_another(data_dir, tmp_path, monkeypatch):
-    from edgedigits.errors import Interrupted
+    from edgedigits.core.errors import Interrupted
 
-    monkeypatch.setattr("edgedigits.teacher.TeacherCNN", TinyTeacher)
+    monkeypatch.setattr("edgedigits.train.teacher.TeacherCNN", TinyTeacher)
     (tmp_path / "t").mkdir()
     mine, other = tmp_path / "t" / "mine.pt", tmp_path / "t" / "other.pt"
     save_teacher(mine, TinyTeacher(), 0.5, {})

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from conftest import cli
-from edgedigits.checkpoint import load_model
-from edgedigits.distributed import Group
-from edgedigits.training import _Batches
+from edgedigits.train.checkpoint import load_model
+from edgedigits.train.distributed import Group
+from edgedigits.train.loop import _Batches
 
 TUTORIAL_NAMES = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
 

@@ -11,31 +11,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edgedigits import contract
-from edgedigits.checkpoint import load_model
-from edgedigits.errors import ArtifactError, UsageError
-from edgedigits.exporting import ExportConfig, export
-from edgedigits.files import sha256_file
-from edgedigits.formats import BY_NAME, FORMATS, onnx_fp32
-from edgedigits.formats.rules import INT8
-from edgedigits.manifest import MANIFEST_NAME
-from edgedigits.model import DeployedNN, Normalization
+from edgedigits.core import contract
+from edgedigits.core.errors import ArtifactError, UsageError
+from edgedigits.core.files import sha256_file
+from edgedigits.core.manifest import MANIFEST_NAME
+from edgedigits.core.registry import BY_NAME, FORMATS, RUNTIME
+from edgedigits.core.rules import INT8
+from edgedigits.export.exporter import ExportConfig, export
+from edgedigits.export.formats import onnx_fp32
+from edgedigits.proof.eager import eager_model
 from edgedigits.runtime import OnnxModel
+from edgedigits.train.model import Normalization
 
-CONSUMERS = [(f.name, backend) for f in FORMATS for backend in f.loaders]
+CONSUMERS = [(f.name, backend) for f in FORMATS for backend in f.runtimes]
 FP32_CONSUMERS = [(name, b) for name, b in CONSUMERS if not BY_NAME[name].int8]
 
 
 def eager_of(models, manifest):
-    loaded = load_model(models / manifest["checkpoint"]["file"])
-    norm = json.loads(manifest["metadata"][contract.META_NORMALIZATION])
-    model = DeployedNN(loaded.net, Normalization(norm["mean"], norm["std"])).eval()
-
-    def run(x):
-        with torch.inference_mode():
-            return model(torch.from_numpy(x)).numpy()
-
-    return run
+    return eager_model(models, manifest).predict
 
 
 def test_every_registered_format_is_exported_and_covered(exported):
@@ -66,7 +59,7 @@ def test_onnx_is_one_checked_file_with_dynamic_batch(exported):
 @pytest.mark.parametrize("batch", [1, 7, 256])
 def test_fp32_parity_at_dynamic_batch_sizes(exported, name, backend, batch):
     models, manifest = exported
-    predict = BY_NAME[name].loaders[backend](models / BY_NAME[name].filename)
+    predict = RUNTIME[backend].open(models / BY_NAME[name].filename).predict
     x = np.random.default_rng(batch).random((batch, 1, 28, 28), dtype=np.float32)
     got, want = predict(x), eager_of(models, manifest)(x)
     assert got.shape == (batch, 10)
@@ -76,7 +69,7 @@ def test_fp32_parity_at_dynamic_batch_sizes(exported, name, backend, batch):
 @pytest.mark.parametrize(("name", "backend"), FP32_CONSUMERS)
 def test_fp32_parity_on_generated_inputs(exported, name, backend):
     models, manifest = exported
-    predict = BY_NAME[name].loaders[backend](models / BY_NAME[name].filename)
+    predict = RUNTIME[backend].open(models / BY_NAME[name].filename).predict
     eager = eager_of(models, manifest)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -95,11 +88,11 @@ def test_fp32_parity_on_generated_inputs(exported, name, backend):
 
 @pytest.mark.parametrize(("name", "backend"), [(n, b) for n, b in CONSUMERS if BY_NAME[n].int8])
 def test_int8_agrees_on_the_test_set(exported, data_dir, name, backend):
-    from edgedigits.reference import make_inputs
+    from edgedigits.proof.reference import make_inputs
 
     models, manifest = exported
     inputs = make_inputs(data_dir)
-    got = BY_NAME[name].loaders[backend](models / BY_NAME[name].filename)(inputs.test_images)
+    got = RUNTIME[backend].open(models / BY_NAME[name].filename).predict(inputs.test_images)
     want = eager_of(models, manifest)(inputs.test_images)
     assert (got.argmax(1) == want.argmax(1)).mean() >= INT8.min_agreement
     drop = (want.argmax(1) == inputs.test_labels).mean() - (got.argmax(1) == inputs.test_labels).mean()

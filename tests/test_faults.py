@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from conftest import cli
-from edgedigits.files import sha256_file
-from edgedigits.manifest import MANIFEST_NAME
-from edgedigits.reference import load_reference
-from edgedigits.verify import verify
+from edgedigits.core.files import sha256_file
+from edgedigits.core.manifest import MANIFEST_NAME
+from edgedigits.proof.reference import load_reference
+from edgedigits.proof.verify import verify
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -100,7 +100,7 @@ def test_killed_export_leaves_the_previous_export_intact(trained, data_dir, tmp_
     proc.wait(timeout=30)
     after = {p.name: sha256_file(p) for p in models.iterdir() if not p.name.startswith(".export-")}
     assert after == before
-    assert all(c.passed for c in verify(load_reference(models, data_dir)))
+    assert all(c.status == "pass" for c in verify(load_reference(models, data_dir)))
     assert cli("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models)).returncode == 0
     assert no_partial_files(models)
 
@@ -235,8 +235,8 @@ def test_damaged_manifest_is_one_line(models_copy, data_dir, mutate, message):
 def test_onnx_metadata_that_breaks_the_contract_is_refused(tmp_path):
     import onnx
 
-    from edgedigits.errors import ArtifactError
-    from edgedigits.formats.onnx_fp32 import set_metadata
+    from edgedigits.core.errors import ArtifactError
+    from edgedigits.export.formats.onnx_fp32 import set_metadata
     from edgedigits.runtime import OnnxModel, default_model_path
 
     for meta, message in [

@@ -9,12 +9,13 @@ import numpy as np
 import onnx
 import pytest
 
-from edgedigits.contract import META_REJECT
-from edgedigits.errors import ArtifactError
+from edgedigits.core.contract import META_REJECT
+from edgedigits.core.errors import ArtifactError
+from edgedigits.evaluation.scenes import notebook_page, render_lines
 from edgedigits.runtime import DigitRecognizer, OnnxModel, default_model_path
 from edgedigits.runtime.boxes import iou
 from edgedigits.runtime.segment import SegmentParams, remove_rules
-from edgedigits.synth import hershey_alpha, notebook_page, render_lines, shape_alpha
+from edgedigits.train.marks import hershey_alpha, shape_alpha
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_ROWS = [["2024", "17"], ["365", "12"], ["48", "1990"], ["7", "301"], ["86420"]]
@@ -149,8 +150,8 @@ def test_a_bare_tutorial_state_dict_promises_no_rejection(tmp_path, test_split):
     """Exported with --checkpoint, the tutorial's own weights carry rejection "none" and still run."""
     import torch
 
-    from edgedigits.exporting import ExportConfig, export
-    from edgedigits.model import SimpleNN
+    from edgedigits.export.exporter import ExportConfig, export
+    from edgedigits.train.model import SimpleNN
 
     torch.manual_seed(0)
     torch.save(SimpleNN().state_dict(), tmp_path / "tutorial.pt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgedigits.penhand import MARK_KINDS, pen_digit, pen_mark
+from edgedigits.evaluation.penhand import MARK_KINDS, pen_digit, pen_mark
 
 LABELS = range(10)
 

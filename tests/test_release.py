@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from edgedigits import data
-from edgedigits.files import sha256_file
-from edgedigits.formats import FORMATS
+from edgedigits.core import data
+from edgedigits.core.files import sha256_file
+from edgedigits.core.registry import FORMATS
 from edgedigits.runtime import OnnxModel, default_model_path
 
 MODELS = Path(__file__).resolve().parents[1] / "models"

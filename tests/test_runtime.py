@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from onnx import TensorProto, helper
 
-from edgedigits.errors import ArtifactError, UsageError
+from edgedigits.core.errors import ArtifactError, UsageError
+from edgedigits.evaluation.scenes import SceneParams, Score, make_scene, render_lines
 from edgedigits.runtime import Detection, DigitRecognizer, OnnxModel
 from edgedigits.runtime.normalize import NormalizeParams, stroke_width, to_mnist
 from edgedigits.runtime.recognizer import group_lines
 from edgedigits.runtime.segment import resolve_polarity
-from edgedigits.synth import SceneParams, Score, make_scene, render_lines
 
 
 def score_scenes(recognizer, split, n, seed, params=None, invert=False):

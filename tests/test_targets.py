@@ -13,17 +13,19 @@ import cv2
 import pytest
 
 from conftest import REPO, cli
-from edgedigits.errors import MissingRuntime, UsageError
-from edgedigits.exporting import ExportConfig, export, select
-from edgedigits.files import sha256_file
-from edgedigits.formats import BY_NAME, FORMATS, TORCH, Format, c_source, onnx_fp32
-from edgedigits.formats.rules import FP32
-from edgedigits.manifest import MANIFEST_NAME
-from edgedigits.reference import load_reference
+from edgedigits.core import registry
+from edgedigits.core.errors import MissingRuntime, UsageError
+from edgedigits.core.files import sha256_file
+from edgedigits.core.manifest import MANIFEST_NAME
+from edgedigits.core.registry import BY_NAME, FORMATS, TORCH, Format, c_compiler
+from edgedigits.core.rules import FP32
+from edgedigits.export.exporter import ExportConfig, export, select
+from edgedigits.export.formats import c_source
+from edgedigits.proof.reference import load_reference
+from edgedigits.proof.verify import table, verify
 from edgedigits.runtime import DigitRecognizer
-from edgedigits.runtime.c_model import CFLAGS, compiler
+from edgedigits.runtime.c_model import CFLAGS, footprint
 from edgedigits.runtime.session import OnnxModel
-from edgedigits.verify import table, verify
 
 PAGE = REPO / "docs" / "notebook_page.jpg"  # the README quickstart page
 C_FILES = ("mnist_mlp.c", "mnist_mlp.int8.c")
@@ -46,7 +48,7 @@ def test_c_file_is_self_contained_warning_free_c99(exported, name):
     assert f"void {prefix}_logits(const float image[784], float logits[10]);" in source
     assert manifest["checkpoint"]["sha256"] in source.split("*/")[0]  # the contract, for people
     proc = subprocess.run(
-        [*compiler(), *CFLAGS, "-pedantic", "-c", str(models / name), "-o", os.devnull],
+        [*c_compiler(), *CFLAGS, "-pedantic", "-c", str(models / name), "-o", os.devnull],
         capture_output=True,
         text=True,
     )
@@ -57,7 +59,7 @@ def test_c_file_is_self_contained_warning_free_c99(exported, name):
 
 def test_c_int8_weights_are_within_30_percent_of_fp32(exported):
     models, _ = exported
-    fp32, int8 = (c_source.footprint(models / name) for name in C_FILES)
+    fp32, int8 = (footprint(models / name) for name in C_FILES)
     assert int8.flash <= 0.3 * fp32.flash
     stated = [
         int(re.search(r"([\d,]+) bytes of weights", (models / n).read_text())[1].replace(",", ""))
@@ -182,14 +184,11 @@ def copy_of_onnx(ctx, path):
 
 
 def test_a_new_row_is_all_a_new_format_needs(trained, data_dir, tmp_path, monkeypatch):
-    from edgedigits import bench, exporting, formats
+    from edgedigits.proof import bench
 
-    row = Format(
-        "onnx_copy", ".copy.onnx", copy_of_onnx, ("onnx",), {"onnxruntime": onnx_fp32.load_onnxruntime}, FP32
-    )
+    row = Format("onnx_copy", ".copy.onnx", f"{__name__}:copy_of_onnx", ("onnx",), ("onnxruntime",), FP32)
     monkeypatch.setitem(BY_NAME, row.name, row)
-    monkeypatch.setattr(formats, "FORMATS", (*FORMATS, row))
-    monkeypatch.setattr(exporting, "FORMATS", (*FORMATS, row))
+    monkeypatch.setattr(registry, "FORMATS", (*FORMATS, row))
     lines = []
     models = tmp_path / "m"
     export(
@@ -203,7 +202,7 @@ def test_a_new_row_is_all_a_new_format_needs(trained, data_dir, tmp_path, monkey
 
 
 def test_build_order_puts_sources_first_and_refuses_cycles(monkeypatch):
-    from edgedigits.formats import build_order
+    from edgedigits.core.registry import build_order
 
     rows, added = build_order(["onnx_qdq_int8", "ort", "onnx"])
     assert [f.name for f in rows] == ["onnx", "onnx_qdq_int8", "ort"] and added == ()

@@ -6,11 +6,11 @@ import sys
 import pytest
 import torch
 
-from edgedigits.checkpoint import load_model, save_checkpoint
-from edgedigits.errors import CheckpointError, Interrupted, UsageError
-from edgedigits.model import TUTORIAL_NORMALIZATION, SimpleNN
-from edgedigits.recipes import RECIPES, TrainConfig
-from edgedigits.training import CHECKPOINT_NAME, METRICS_NAME, train
+from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
+from edgedigits.train.checkpoint import load_model, save_checkpoint
+from edgedigits.train.loop import CHECKPOINT_NAME, METRICS_NAME, train
+from edgedigits.train.model import TUTORIAL_NORMALIZATION, SimpleNN
+from edgedigits.train.recipes import RECIPES, TrainConfig
 
 
 def _quick(data_dir, out, **kw):

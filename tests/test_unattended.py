@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits import data
-from edgedigits.errors import SourceError, UsageError
-from edgedigits.mjpeg import MjpegServer
+from edgedigits.core import data
+from edgedigits.core.errors import SourceError, UsageError
+from edgedigits.evaluation.mjpeg_server import MjpegServer
 from edgedigits.runtime import app, live, recording
 from edgedigits.runtime.recognizer import Detection, Recognition
 from edgedigits.runtime.sources import SourceSpec

@@ -7,23 +7,23 @@ import torch
 from onnx import numpy_helper
 
 from conftest import cli
-from edgedigits.checkpoint import load_model
-from edgedigits.exporting import ExportConfig, export
-from edgedigits.files import sha256_file
-from edgedigits.formats import FORMATS
-from edgedigits.formats.rules import FP32, INT8
-from edgedigits.manifest import MANIFEST_NAME
-from edgedigits.model import Normalization
-from edgedigits.reference import load_reference
-from edgedigits.verify import table, verify
+from edgedigits.core.files import sha256_file
+from edgedigits.core.manifest import MANIFEST_NAME
+from edgedigits.core.registry import FORMATS
+from edgedigits.core.rules import FP32, INT8
+from edgedigits.export.exporter import ExportConfig, export
+from edgedigits.proof.reference import load_reference
+from edgedigits.proof.verify import EAGER, table, verify
+from edgedigits.train.checkpoint import load_model
+from edgedigits.train.model import Normalization
 
-CHECKS = 1 + sum(len(f.loaders) for f in FORMATS)  # the reference, then every (artifact, consumer)
+CHECKS = 1 + sum(len(f.runtimes) for f in FORMATS)  # the reference, then every (artifact, consumer)
 
 
 def test_clean_export_passes_every_check(reference):
     checks = verify(reference)
     backends = {c.backend for c in checks}
-    assert {f"{f.name}/{b}" for f in FORMATS for b in f.loaders} | {"torch eager (reference)"} == backends
+    assert {f"{f.name}/{b}" for f in FORMATS for b in f.runtimes} | {EAGER} == backends
     assert all(c.status == "pass" for c in checks), table(checks).plain()
     for c in checks:
         if c.dtype == "float32":
@@ -44,8 +44,8 @@ def test_cli_verify_table_and_json(exported, data_dir):
     assert proc.stderr == ""
     proc = cli("verify", "--models", str(models), "--data-dir", str(data_dir), "--json")
     report = json.loads(proc.stdout)
-    assert proc.returncode == 0 and report["passed"] is True and len(report["checks"]) == CHECKS
-    assert report["skipped"] == 0
+    assert proc.returncode == 0 and report["passed"] == CHECKS and len(report["checks"]) == CHECKS
+    assert report["skipped"] == 0 and report["failed"] == 0
 
 
 def test_terminal_table_is_rich_and_coloured(reference):
@@ -81,9 +81,9 @@ def test_changed_weight_with_a_forged_hash_fails_on_parity(models_copy, data_dir
     (models / MANIFEST_NAME).write_text(json.dumps(manifest))
     checks = {c.backend: c for c in verify(load_reference(models, data_dir))}
     for backend in ("onnx/onnxruntime", "onnx/onnx.reference", "onnx/cv2.dnn"):
-        assert not checks[backend].passed and checks[backend].max_abs_diff > FP32.max_abs_diff
+        assert checks[backend].status == "fail" and checks[backend].max_abs_diff > FP32.max_abs_diff
         assert any("max |Δlogit|" in why for why in checks[backend].failures)
-    assert checks["torchscript/torch.jit"].passed
+    assert checks["torchscript/torch.jit"].status == "pass"
 
 
 def test_changed_checkpoint_is_refused(models_copy, data_dir):
@@ -118,18 +118,18 @@ def test_tutorial_state_dict_exports_and_verifies(trained, data_dir, tmp_path):
     assert manifest["metadata"]["recipe"] == "external"
     assert json.loads(manifest["metadata"]["normalization"]) == {"mean": 0.1307, "std": 0.3081}
     checks = verify(load_reference(tmp_path / "m", data_dir))
-    assert all(c.passed for c in checks), table(checks).plain()
+    assert all(c.status == "pass" for c in checks), table(checks).plain()
     assert checks[0].accuracy > 0.9  # right normalization -> the trained accuracy survives
 
 
 @pytest.mark.parametrize("runs", [20])
 def test_bench_rows_and_goals(reference, runs):
-    from edgedigits.bench import bench, goals, table, to_json
+    from edgedigits.proof.bench import bench, goals, table, to_json
 
     rows = bench(reference, runs=runs)
     names = [r.backend for r in rows]
     assert names[0] == "torch eager" and "onnx/cv2.dnn" in names and "onnx/onnx.reference" not in names
-    timed = {f"{f.name}/{b}" for f in FORMATS for b in f.loaders if b != "onnx.reference"}
+    timed = {f"{f.name}/{b}" for f in FORMATS for b in f.runtimes if b != "onnx.reference"}
     assert set(names[1:]) == timed
     for r in rows:
         assert r.skipped is None

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgedigits import data
-from edgedigits.errors import UsageError
+from edgedigits.core import data
+from edgedigits.core.errors import UsageError
 from edgedigits.runtime import app, window
 from edgedigits.runtime.draw import BOX_COLOR, REJECTED_COLOR, annotate, crops_mosaic
 from edgedigits.runtime.recognizer import Detection, Recognition

@@ -22,12 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits import data
-from edgedigits.errors import MissingRuntime
+from edgedigits.core import data
+from edgedigits.core.errors import MissingRuntime
+from edgedigits.evaluation.scenes import Inks, make_page, render_lines
 from edgedigits.runtime import DigitRecognizer, OnnxModel
 from edgedigits.runtime.recognizer import softmax
 from edgedigits.runtime.segment import to_gray
-from edgedigits.synth import Inks, make_page, render_lines
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"

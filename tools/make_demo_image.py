@@ -11,8 +11,8 @@ from pathlib import Path
 
 import cv2
 
-from edgedigits import data
-from edgedigits.synth import notebook_page, render_lines
+from edgedigits.core import data
+from edgedigits.evaluation.scenes import notebook_page, render_lines
 
 REPO = Path(__file__).resolve().parents[1]
 LINES = ("2024", "17")

@@ -12,11 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits import data
-from edgedigits.report import confusion, confusion_png, curves_png, scenes_png
+from edgedigits.core import data
+from edgedigits.evaluation.report import confusion, confusion_png, curves_png, scenes_png
+from edgedigits.evaluation.scenes import Inks, make_page, page_seed, render_lines
 from edgedigits.runtime import DigitRecognizer, OnnxModel
 from edgedigits.runtime.draw import annotate
-from edgedigits.synth import Inks, make_page, page_seed, render_lines
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgedigits.formats import FORMATS
+from edgedigits.core.registry import FORMATS
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"

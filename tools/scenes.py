@@ -1,10 +1,10 @@
-"""The runtime's quality per paper condition, on tuning and on held-out pages (see edgedigits.synth).
+"""The runtime's quality per paper condition, on tuning and on held-out pages (edgedigits.evaluation.scenes).
 
 For each condition (MNIST digits on blank paper, lined notebook, columns of numbers, clutter marks and
 ruled lines, other hands, small pencil digits under a shadow, a dense 1280x720 form): digit box recall
 and precision at IoU >= 0.5, end-to-end label accuracy per digit, and numbers read exactly, against the
 targets. ``tune`` pages are what the constants were tuned on; ``heldout`` pages come from another seed
-range and write other hands and other marks with the pen of edgedigits.penhand, never tuned on.
+range and write other hands and other marks with the pen of edgedigits.evaluation.penhand, never tuned on.
 Usage: python tools/scenes.py [--pages 60] [--style both] [--kinds notebook,clutter] [--model PATH]
                               [--save DIR] [--json]
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits import data
+from edgedigits.core import data
+from edgedigits.evaluation.scenes import PAGE_KINDS, STYLES, Inks, make_page, page_seed, score_pages
 from edgedigits.runtime import DigitRecognizer
 from edgedigits.runtime.draw import annotate
-from edgedigits.synth import PAGE_KINDS, STYLES, Inks, make_page, page_seed, score_pages
 
 REPO = Path(__file__).resolve().parents[1]
 # the issue's targets: (metric, minimum) per condition

@@ -1,6 +1,7 @@
 """Soak test: ``edgedigits detect`` on a looping network camera for a long time, as a service runs it.
 
-Starts a loopback MJPEG server (``edgedigits.mjpeg``) looping a notebook page with a little hand shake
+Starts a loopback MJPEG server (``edgedigits.evaluation.mjpeg_server``) looping a notebook page with a
+little hand shake
 at a camera's pace, runs ``detect --source URL --jsonl ... --output ...mp4`` as a child process, and
 samples the child's RSS and open file descriptors from /proc; frame times come from its ``--jsonl``.
 ``--drop-at`` stops the server for ``--drop-seconds`` at those minutes, to measure what a reconnect
@@ -29,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits.mjpeg import MjpegServer
+from edgedigits.evaluation.mjpeg_server import MjpegServer
 from edgedigits.runtime.recording import finished_segments, stale_partials
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from edgedigits.contract import DEFAULT_OPSET
-from edgedigits.errors import EdgeDigitsError
+from edgedigits.core.contract import DEFAULT_OPSET
+from edgedigits.core.errors import EdgeDigitsError
 
 app = typer.Typer(
     help="Train the tutorial MNIST MLP, export it, prove backend parity, and read digits on the edge.",
@@ -102,9 +102,9 @@ def train(
     amp: Annotated[bool, typer.Option("--amp", help="bf16 mixed precision for the forward passes.")] = False,
 ) -> None:
     """Train SimpleNN (784-128-64-10) on MNIST and write a checkpoint plus metrics."""
-    from edgedigits.distributed import check_nproc
-    from edgedigits.recipes import TrainConfig
-    from edgedigits.training import CHECKPOINT_NAME
+    from edgedigits.train.distributed import check_nproc
+    from edgedigits.train.loop import CHECKPOINT_NAME
+    from edgedigits.train.recipes import TrainConfig
 
     config = TrainConfig(
         recipe=recipe,
@@ -121,14 +121,14 @@ def train(
     )
     check_nproc(nproc, device, config.resolved.batch_size)
     if nproc > 1:
-        from edgedigits.distributed import launch
+        from edgedigits.train.distributed import launch
 
         launch(nproc, _train_argv(config), out / CHECKPOINT_NAME)
         return
-    from edgedigits.training import train as run_training
+    from edgedigits.train.loop import train as run_training
 
     result = run_training(config)  # Ctrl-C: training raises Interrupted with the resume hint
-    from edgedigits.distributed import launched
+    from edgedigits.train.distributed import launched
 
     if not launched() or os.environ.get("RANK") == "0":  # under torchrun, rank 0 speaks for the job
         typer.echo(
@@ -180,9 +180,9 @@ def export(
 ) -> None:
     """Export to every format (ONNX, TorchScript, torch.export, ORT, OpenVINO, ExecuTorch, C; int8 with
     --quantize), staged and all-or-nothing, with a manifest."""
-    from edgedigits.exporting import ExportConfig
-    from edgedigits.exporting import export as run_export
-    from edgedigits.model import Normalization
+    from edgedigits.export.exporter import ExportConfig
+    from edgedigits.export.exporter import export as run_export
+    from edgedigits.train.model import Normalization
 
     config = ExportConfig(
         checkpoint=checkpoint,
@@ -220,13 +220,13 @@ def verify(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Prove every artifact, run by its own runtime, gives the eager model's answers; exit 1 if not."""
-    from edgedigits.reference import load_reference
-    from edgedigits.verify import require_all_passed, table, to_json
-    from edgedigits.verify import verify as run_verify
+    from edgedigits.proof.reference import load_reference
+    from edgedigits.proof.verify import raise_on_failure, table, to_json
+    from edgedigits.proof.verify import verify as run_verify
 
     checks = run_verify(load_reference(models, data_dir))
     _print_table(table(checks), to_json(checks) if json_output else None)
-    require_all_passed(checks, require_all)
+    raise_on_failure(checks, require_all)
 
 
 @app.command()
@@ -240,9 +240,9 @@ def bench(
     json_output: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
     """Size, flash/RAM (C), accuracy, batch-1 latency and throughput per artifact, on one thread."""
-    from edgedigits.bench import bench as run_bench
-    from edgedigits.bench import check_runs, table, to_json
-    from edgedigits.reference import load_reference
+    from edgedigits.proof.bench import bench as run_bench
+    from edgedigits.proof.bench import check_runs, table, to_json
+    from edgedigits.proof.reference import load_reference
 
     check_runs(runs)  # before the test set is read
     rows = run_bench(load_reference(models, data_dir), runs)
@@ -394,7 +394,7 @@ def report(
     ] = 200,
 ) -> None:
     """Write an HTML report: training curves, confusion, misclassified digits, parity, speed, scenes."""
-    from edgedigits.report import ReportConfig, build
+    from edgedigits.evaluation.report import ReportConfig, build
 
     target = build(
         ReportConfig(models=models, data_dir=data_dir, out=out, bench_runs=bench_runs),

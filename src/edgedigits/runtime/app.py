@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import SourceError, UsageError
+from edgedigits.core.errors import SourceError, UsageError
 from edgedigits.runtime.backends import check_backend
 from edgedigits.runtime.draw import annotate, crops_mosaic
 from edgedigits.runtime.live import LIVE_KINDS, Feed, ReconnectOptions, StopSignals

@@ -13,8 +13,7 @@ import importlib
 import logging
 import os
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -22,12 +21,11 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from edgedigits.contract import INPUT_NAME, NUM_CLASSES
-from edgedigits.errors import ArtifactError, MissingRuntime, UsageError, first_line
-from edgedigits.runtime.c_model import CModel
+from edgedigits.core.contract import INPUT_NAME, NUM_CLASSES
+from edgedigits.core.errors import ArtifactError, MissingRuntime, UsageError, first_line
+from edgedigits.core.registry import Runtime, backend_example, backend_suffixes, backends
 from edgedigits.runtime.session import (
     ModelInfo,
-    OnnxModel,
     existing_model,
     parse_metadata,
     read_info,
@@ -173,37 +171,24 @@ class ExecuTorchModel:
         return np.concatenate(chunks)
 
 
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    suffixes: tuple[str, ...]
-    open: Callable[[Path], Model]
-    example: str  # the artifact `edgedigits export` writes for it
-
-
-BACKENDS = {
-    b.name: b
-    for b in (
-        Backend("onnxruntime", (".onnx", ".ort"), OnnxModel, "models/mnist_mlp.onnx"),
-        Backend("opencv", (".onnx",), OpenCvModel, "models/mnist_mlp.onnx"),
-        Backend("openvino", (".xml",), OpenVinoModel, "models/mnist_mlp.xml"),
-        Backend("executorch", (".pte",), ExecuTorchModel, "models/mnist_mlp.pte"),
-        Backend("c", (".c",), CModel, "models/mnist_mlp.c"),
-    )
-}
-
-
-def check_backend(name: str) -> None:
-    if name not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+def check_backend(name: str) -> Runtime:
+    """The runtime ``--backend name`` stands for, from the format table."""
+    offered = backends()
+    if name not in offered:
+        raise UsageError(f"--backend must be one of {', '.join(offered)}, got {name!r}")
+    return offered[name]
 
 
 def open_model(path: Path, backend: str = "onnxruntime") -> Model:
-    """The model at ``path`` on ``backend``, after checking the two go together."""
-    check_backend(backend)
-    spec = BACKENDS[backend]
-    if "".join(Path(path).suffixes[-1:]).lower() not in spec.suffixes:
+    """The model at ``path`` on ``backend`` (a runtime of the format table), after checking the two go
+    together."""
+    runtime = check_backend(backend)
+    suffixes = backend_suffixes(runtime)
+    if not Path(path).name.lower().endswith(suffixes):
         raise UsageError(
-            f"--backend {backend} runs {'/'.join(spec.suffixes)} files (e.g. {spec.example}), not {path}"
+            f"--backend {backend} runs {'/'.join(sorted(set(suffixes)))} files "
+            f"(e.g. {backend_example(runtime)}), not {path}"
         )
-    return spec.open(Path(path))
+    if missing := runtime.missing():
+        raise MissingRuntime(f"--backend {backend}: {missing}")
+    return runtime.open(Path(path))

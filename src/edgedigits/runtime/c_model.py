@@ -12,16 +12,17 @@ import ctypes
 import hashlib
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgedigits.contract import IMAGE_SIZE, NUM_CLASSES
-from edgedigits.errors import ArtifactError, MissingRuntime, first_line
+from edgedigits.core.contract import IMAGE_SIZE, NUM_CLASSES
+from edgedigits.core.errors import ArtifactError, MissingRuntime, first_line
+from edgedigits.core.registry import c_compiler
 from edgedigits.runtime.session import existing_model, parse_metadata, read_info
 
 # What the artifact promises: C99, warning-free under these flags.
@@ -39,16 +40,6 @@ void edgedigits_batch(const float *images, float *logits, long n) {{
     for (long i = 0; i < n; ++i) {prefix}_logits(images + {pixels} * i, logits + {classes} * i);
 }}
 """
-
-
-def compiler() -> list[str] | None:
-    """``$CC`` (split like a shell would: ``ccache gcc``), else ``cc`` or ``gcc`` on PATH; None when this
-    machine has no C compiler."""
-    if os.environ.get("CC"):
-        cc = shlex.split(os.environ["CC"])
-        return cc if shutil.which(cc[0]) else None
-    found = shutil.which("cc") or shutil.which("gcc")
-    return [found] if found else None
 
 
 def entry_prefix(source: str, path: Path) -> str:
@@ -89,7 +80,7 @@ class CModel:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = existing_model(path)
-        cc = compiler()
+        cc = c_compiler()
         if cc is None:
             raise MissingRuntime("no C compiler to build the C model: install gcc (or clang) or set CC")
         source = self.path.read_text(encoding="utf-8", errors="replace")
@@ -132,3 +123,48 @@ class CModel:
         logits = np.empty((len(flat), NUM_CLASSES), np.float32)
         self._batch(flat.ctypes.data, logits.ctypes.data, len(flat))
         return logits
+
+
+@dataclass(frozen=True)
+class Footprint:
+    flash: int  # code + constants: .text, .rodata, .data
+    ram: int  # .data + .bss + the deepest stack frame of the entry point and what it calls
+
+
+def footprint(path: Path) -> Footprint:
+    """Flash and RAM as the compiler lays them out: compiled to an object file with the artifact's
+    flags, sections read by binutils' ``size -A``, stack from gcc's ``-fstack-usage``."""
+    cc, size = c_compiler(), shutil.which("size")
+    if cc is None or size is None:
+        raise MissingRuntime("measuring a C model's flash and RAM needs a C compiler and binutils' size")
+    with tempfile.TemporaryDirectory() as tmp:
+        obj = Path(tmp) / "model.o"
+        compile_c(cc, [path.resolve()], obj, ("-c", "-fstack-usage"), path)
+        try:
+            listing = subprocess.run([size, "-A", str(obj)], capture_output=True, text=True, check=True)
+        except subprocess.CalledProcessError as exc:
+            raise ArtifactError(f"size -A could not read the object of {path}: {exc.stderr.strip()}") from exc
+        usage = list(Path(tmp).glob("*.su"))  # beside the object (gcc >= 11) or named after the source
+        if not usage:
+            raise MissingRuntime(f"{cc[0]} wrote no stack usage (-fstack-usage is gcc's); RAM unknown")
+        stack = sum(_stack_usage(usage[0]))  # the entry point's frame plus the largest callee's
+    sections = {}
+    for line in listing.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit():
+            sections[parts[0]] = int(parts[1])
+    flash = sum(v for k, v in sections.items() if k.startswith((".text", ".rodata", ".data")))
+    ram = sections.get(".data", 0) + sections.get(".bss", 0) + stack
+    return Footprint(flash=flash, ram=ram)
+
+
+def _stack_usage(su: Path) -> tuple[int, int]:
+    """(the entry point's frame, the largest other frame) from a ``.su`` file."""
+    frames = {}
+    for line in su.read_text().splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 2 and fields[1].isdigit():
+            frames[fields[0].rsplit(":", 1)[-1]] = int(fields[1])
+    entry = max((v for k, v in frames.items() if k.endswith("_logits")), default=0)
+    others = max((v for k, v in frames.items() if not k.endswith("_logits")), default=0)
+    return entry, others

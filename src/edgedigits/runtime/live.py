@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgedigits.errors import SourceError, UsageError
+from edgedigits.core.errors import SourceError, UsageError
 from edgedigits.runtime.sources import Capture, SourceSpec, describe, open_capture
 
 LIVE_KINDS = ("camera", "stream")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edgedigits.contract import IMAGE_SIZE
-from edgedigits.errors import UsageError
+from edgedigits.core.contract import IMAGE_SIZE
+from edgedigits.core.errors import UsageError
 
 
 @dataclass(frozen=True)

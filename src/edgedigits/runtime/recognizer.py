@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.errors import FrameError, UsageError
-from edgedigits.runtime.backends import BACKENDS, open_model
+from edgedigits.core.errors import FrameError, UsageError
+from edgedigits.core.registry import backend_example, backend_suffixes
+from edgedigits.runtime.backends import check_backend, open_model
 from edgedigits.runtime.boxes import Box
 from edgedigits.runtime.normalize import NormalizeParams, to_mnist
 from edgedigits.runtime.segment import POLARITIES, SegmentParams, find_blobs, ink_mask, remove_rules, to_gray
@@ -85,9 +86,10 @@ class DigitRecognizer:
         if not 0.0 <= vote_below <= 1.0:
             raise UsageError(f"vote_below must be in [0, 1], got {vote_below}")
         if model_path is None:
-            if backend in BACKENDS and ".onnx" not in BACKENDS[backend].suffixes:
+            runtime = check_backend(backend)
+            if ".onnx" not in backend_suffixes(runtime):
                 raise UsageError(
-                    f"--backend {backend} needs --model (e.g. {BACKENDS[backend].example}); "
+                    f"--backend {backend} needs --model (e.g. {backend_example(runtime)}); "
                     "the shipped model is ONNX"
                 )
             model_path = default_model_path()

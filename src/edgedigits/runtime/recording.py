@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgedigits.errors import SourceError
-from edgedigits.files import write_bytes_atomic
+from edgedigits.core.errors import SourceError
+from edgedigits.core.files import write_bytes_atomic
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 PARTIAL = ".partial"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edgedigits.errors import FrameError, UsageError
+from edgedigits.core.errors import FrameError, UsageError
 
 POLARITIES = ("dark-on-light", "light-on-dark", "auto")
 

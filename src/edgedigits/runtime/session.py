@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edgedigits.contract import (
+from edgedigits.core.contract import (
     IMAGE_SIZE,
     INPUT_NAME,
     INPUT_RANGE,
@@ -25,8 +25,8 @@ from edgedigits.contract import (
     POLARITY,
     REJECT_NONE,
 )
-from edgedigits.errors import ArtifactError, first_line
-from edgedigits.manifest import check_if_listed
+from edgedigits.core.errors import ArtifactError, first_line
+from edgedigits.core.manifest import check_if_listed
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from edgedigits.errors import UsageError
+from edgedigits.core.errors import UsageError
 from edgedigits.runtime.boxes import iou
 from edgedigits.runtime.recognizer import Detection, LineParams, Recognition, arrange
 

@@ -1,0 +1,106 @@
+"""Checkpoints: a dict of tensors and plain values, only ever read with ``torch.load(weights_only=True)``."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from edgedigits.core.errors import CheckpointError, UsageError, first_line
+from edgedigits.core.files import write_with_atomic
+from edgedigits.train.model import Normalization, SimpleNN
+
+FORMAT = "edgedigits-checkpoint"
+FORMAT_VERSION = 1
+MODEL_CONFIG = {"arch": "SimpleNN", "sizes": [784, 128, 64, 10], "activation": "relu"}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A checkpoint's model with what it was trained with; ``normalization`` is None for a bare state_dict."""
+
+    net: SimpleNN
+    normalization: Normalization | None
+    metrics: dict
+    recipe: str
+    raw: dict
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    net: SimpleNN,
+    normalization: Normalization,
+    *,
+    recipe: str,
+    config: dict,
+    metrics: dict,
+    train_state: dict | None = None,
+) -> None:
+    """Write atomically; ``train_state`` (optimizer, scheduler, epoch, RNG) makes it resumable."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": MODEL_CONFIG,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+        "normalization": {"mean": normalization.mean, "std": normalization.std},
+        "recipe": recipe,
+        "config": config,
+        "metrics": metrics,
+    }
+    if train_state is not None:
+        payload["train_state"] = train_state
+    write_with_atomic(path, lambda tmp: torch.save(payload, tmp))
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict:
+    """Read a checkpoint or a bare tutorial state_dict, refusing anything that would need unpickling code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        why = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported global" in ln), None)
+        if why is None:  # not a pickle stream at all (a JSON or text file, say)
+            raise CheckpointError(f"{path} is not a readable torch checkpoint (wrong kind of file)") from exc
+        raise CheckpointError(f"{path} is not a safe checkpoint; weights_only refused it ({why})") from exc
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable torch checkpoint (truncated or corrupt?): {first_line(exc)}"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint or state_dict")
+    return obj
+
+
+def load_model(path: str | os.PathLike[str]) -> LoadedModel:
+    """Load an edgedigits checkpoint, or a tutorial ``SimpleNN`` state_dict (then normalization is None)."""
+    obj = read_checkpoint(path)
+    if obj.get("format") == FORMAT:
+        if obj.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(
+                f"{path}: checkpoint format_version {obj.get('format_version')} unsupported"
+            )
+        try:
+            state_dict, norm = dict(obj["state_dict"]), obj["normalization"]
+            normalization = Normalization(float(norm["mean"]), float(norm["std"]))
+            metrics, recipe = dict(obj.get("metrics", {})), str(obj.get("recipe", "unknown"))
+        except (KeyError, TypeError, ValueError, UsageError) as exc:
+            raise CheckpointError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from exc
+    elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        state_dict, normalization, metrics, recipe = obj, None, {}, "external"
+    else:
+        raise CheckpointError(f"{path} is neither an edgedigits checkpoint nor a SimpleNN state_dict")
+    net = SimpleNN()
+    try:
+        net.load_state_dict(state_dict)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{path}: weights do not fit SimpleNN (784-128-64-10): {first_line(exc)}"
+        ) from exc
+    net.eval()
+    return LoadedModel(net=net, normalization=normalization, metrics=metrics, recipe=recipe, raw=obj)

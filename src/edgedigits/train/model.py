@@ -1,0 +1,80 @@
+"""The tutorial's ``SimpleNN`` and the deployable wrapper that carries its input normalization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgedigits.core.contract import IMAGE_SIZE, NUM_CLASSES
+from edgedigits.core.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """``(x - mean) / std`` applied to [0, 1] pixel intensities before the first layer."""
+
+    mean: float
+    std: float
+
+    def __post_init__(self) -> None:
+        if not self.std > 0:
+            raise UsageError(f"normalization std must be > 0, got {self.std}")
+
+    @classmethod
+    def parse(cls, text: str) -> Normalization:
+        """Parse ``"MEAN,STD"`` as given on the command line."""
+        try:
+            mean, std = (float(part) for part in text.split(","))
+        except ValueError as exc:
+            raise UsageError(f"--normalization must be MEAN,STD (e.g. 0.5,0.5), got {text!r}") from exc
+        return cls(mean, std)
+
+
+TUTORIAL_NORMALIZATION = Normalization(0.5, 0.5)
+
+
+class SimpleNN(nn.Module):
+    """784-128-64-10 with ReLU; parameter names match the tutorial so its state_dicts load as they are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(IMAGE_SIZE * IMAGE_SIZE, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(x, 1)  # [N, 1, 28, 28] or [N, 784] -> [N, 784]
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class DeployedNN(nn.Module):
+    """The exported contract: ``image`` in [0, 1], shape [N, 1, 28, 28] -> ``logits`` [N, 10].
+
+    Normalization is folded into the graph so no consumer has to know the training constants.
+    """
+
+    def __init__(self, net: SimpleNN, normalization: Normalization) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(normalization.mean, dtype=torch.float32))
+        self.register_buffer("inv_std", torch.tensor(1.0 / normalization.std, dtype=torch.float32))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net((image - self.mean) * self.inv_std)
+
+
+class NumpyModule:
+    """A torch module in the runtimes' numpy convention: ``predict(images float32 [N,1,28,28]) -> logits``
+    (the eager reference, and the TorchScript and torch.export consumers)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.module(torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))).numpy()

@@ -1,0 +1,107 @@
+"""Training material the runtime needs beyond MNIST (torch-free): non-digits, and digits re-drawn the way
+the runtime's camera crops look.
+
+Both go through the runtime's own ``to_mnist``, so the model sees at training time exactly what the
+segmenter hands it: binary ink, fitted to a 20 px box, centred by mass. Non-digits (letters, symbols,
+shapes, scribbles, line pieces, paper texture, two digits run together) teach it to answer with a flat
+softmax, which the rejection rule in the model's contract turns into "not a digit".
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edgedigits.runtime.normalize import to_mnist
+from edgedigits.train.marks import tune_mark
+
+NON_DIGIT_KINDS = ("mark", "pair", "dash", "texture", "scribble")
+
+
+def _binary(alpha: np.ndarray, level: float = 0.5) -> np.ndarray:
+    return (alpha > level).astype(np.uint8) * 255
+
+
+def _to_uint8(crop: np.ndarray) -> np.ndarray:
+    return np.round(crop * 255).astype(np.uint8)
+
+
+def _pair(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two digits run together (side by side, touching or nearly), as a merged blob would look."""
+    a, b = (digits[int(i)] for i in rng.integers(len(digits), size=2))
+    gap = int(rng.integers(-4, 3))
+    canvas = np.zeros((28, 56 + gap), np.uint8)
+    canvas[:, :28] = a
+    right = canvas[:, 28 + gap :]
+    np.maximum(right, b, out=right)
+    dy = int(rng.integers(-3, 4))
+    canvas = np.roll(canvas, dy, axis=0) if rng.random() < 0.5 else canvas
+    big = cv2.resize(canvas, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    return _binary(big.astype(np.float32) / 255, rng.uniform(0.35, 0.6))
+
+
+def _dash(rng: np.random.Generator) -> np.ndarray:
+    """A piece of a line, kept well away from upright (an upright stroke is a 1)."""
+    canvas = np.zeros((96, 96), np.uint8)
+    angle = np.radians(rng.uniform(-35, 35))
+    length = rng.uniform(30, 46)
+    c = np.array([48.0, 48.0])
+    d = np.array([np.cos(angle), np.sin(angle)]) * length
+    p0, p1 = (c - d).astype(np.int32), (c + d).astype(np.int32)
+    cv2.line(canvas, tuple(int(v) for v in p0), tuple(int(v) for v in p1), 255, int(rng.integers(3, 9)))
+    return canvas
+
+
+def _texture(rng: np.random.Generator) -> np.ndarray:
+    """Blotches of paper texture, a smudge or a shadow edge that thresholded into ink."""
+    noise = cv2.resize(rng.normal(0, 1, (8, 8)).astype(np.float32), (64, 64), interpolation=cv2.INTER_CUBIC)
+    return _binary(noise, rng.uniform(0.6, 1.4))
+
+
+def _scribble(rng: np.random.Generator) -> np.ndarray:
+    canvas = np.zeros((96, 96), np.uint8)
+    pts = rng.uniform(8, 88, (int(rng.integers(6, 12)), 2)).astype(np.int32)
+    cv2.polylines(canvas, [pts], False, 255, int(rng.integers(3, 9)))
+    return canvas
+
+
+def non_digits(count: int, digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``count`` non-digit model inputs (uint8 [count, 28, 28], ink bright), drawn like runtime crops.
+
+    ``digits`` (uint8 [N, 28, 28]) are the training digits that pairs are made of."""
+    out = np.zeros((count, 28, 28), np.uint8)
+    weights = np.array([0.45, 0.2, 0.1, 0.1, 0.15])  # NON_DIGIT_KINDS
+    kinds = rng.choice(len(NON_DIGIT_KINDS), size=count, p=weights / weights.sum())
+    for i, kind in enumerate(kinds):
+        name = NON_DIGIT_KINDS[kind]
+        if name == "mark":
+            mask = _binary(tune_mark(int(rng.integers(40, 90)), rng))
+        elif name == "pair":
+            mask = _pair(digits, rng)
+        elif name == "dash":
+            mask = _dash(rng)
+        elif name == "texture":
+            mask = _texture(rng)
+        else:
+            mask = _scribble(rng)
+        out[i] = _to_uint8(to_mnist(mask))
+    return out
+
+
+def runtime_renderings(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each MNIST digit as the runtime would crop it from a camera frame: blown up, thresholded at a
+    random level (pen pressure, exposure), sometimes with a thicker or thinner pen, then normalized."""
+    out = np.empty_like(images)
+    for i, img in enumerate(images):
+        scale = int(rng.integers(2, 6))
+        big = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        mask = ((big > rng.uniform(70, 170)) * 255).astype(np.uint8)
+        change = rng.random()
+        if change < 0.25 or change > 0.85:
+            k = int(rng.integers(1, scale + 1)) * 2 + 1
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+            mask = cv2.dilate(mask, kernel) if change < 0.25 else cv2.erode(mask, kernel)
+            if not mask.any():
+                mask = ((big > 127) * 255).astype(np.uint8)
+        out[i] = _to_uint8(to_mnist(mask))
+    return out
