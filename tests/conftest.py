@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, env=None, timeout=240):
-    """``edgedigits ARGS`` in a fresh interpreter, as a user runs it (``from conftest import cli``)."""
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """``edgedigits ARGS`` through the real entry point (parsing, one-line errors, exit codes) in this
+    interpreter, which has torch and the runtimes imported already (``from conftest import cli``).
+    ``cli_process`` where the process itself matters: signals, native libraries writing to fd 2, the
+    environment, what a fresh interpreter imports."""
+    from edgedigits.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.object(sys, "argv", ["edgedigits", *args]), redirect_stdout(out), redirect_stderr(err):
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["edgedigits", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args: str, env=None, timeout=240) -> subprocess.CompletedProcess:
+    """``edgedigits ARGS`` in a fresh interpreter, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "edgedigits", *args], capture_output=True, text=True, timeout=timeout, env=env
     )

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import cli
+from conftest import cli, cli_process
 from edgedigits.core import data
 from edgedigits.evaluation.scenes import SceneParams, make_scene
 from edgedigits.runtime.boxes import iou
@@ -152,13 +152,13 @@ def test_errors_are_one_line(tmp_path, noisy_video, args, code, message):
 def test_webcam_runs_headless_without_a_display(noisy_video, tmp_path):
     path, _ = noisy_video
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    proc = cli("webcam", "--camera", str(path), "--max-frames", "5", env=env)
+    proc = cli_process("webcam", "--camera", str(path), "--max-frames", "5", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "no display found: running headless" in proc.stderr
     assert "5 frame(s)" in proc.stderr and "stopped after 5 frames" in proc.stderr
 
 
 def test_unopenable_camera_prints_exactly_one_line():
-    proc = cli("detect", "--source", "7")
+    proc = cli_process("detect", "--source", "7")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: cannot open camera 7"  # OpenCV's own backend chatter stays quiet

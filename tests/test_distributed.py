@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import cli
+from conftest import cli, cli_process
 from edgedigits.train.checkpoint import load_model
 from edgedigits.train.distributed import Group
 from edgedigits.train.loop import _Batches
@@ -20,7 +20,7 @@ TUTORIAL_NAMES = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weigh
 
 
 def two_process_run(out: Path, data_dir: Path, *extra: str):
-    return cli(
+    return cli_process(
         "train",
         "--recipe",
         "seed",
@@ -147,13 +147,13 @@ def test_ctrl_c_stops_every_rank_with_the_resume_hint(data_dir, tmp_path):
     ],
 )
 def test_nproc_is_checked_in_one_line(tmp_path, args, message):
-    proc = cli("train", "--device", "cpu", "--out", str(tmp_path), *args, timeout=60)
+    proc = cli("train", "--device", "cpu", "--out", str(tmp_path), *args)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_nproc_on_cuda_without_gpus_is_refused(tmp_path):
-    proc = cli("train", "--device", "cuda", "--nproc", "2", "--out", str(tmp_path), timeout=60)
+    proc = cli("train", "--device", "cuda", "--nproc", "2", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: --nproc 2 on CUDA needs 2 GPUs; this machine has 0"

@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from edgedigits.core import contract
 from edgedigits.core.errors import ArtifactError, UsageError
 from edgedigits.core.files import sha256_file
-from edgedigits.core.manifest import MANIFEST_NAME
+from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME
 from edgedigits.core.registry import BY_NAME, FORMATS, RUNTIME
 from edgedigits.core.rules import INT8
 from edgedigits.export.exporter import ExportConfig, export
@@ -41,7 +41,10 @@ def test_every_registered_format_is_exported_and_covered(exported):
         assert entry["dtype"] == ("int8" if BY_NAME[entry["format"]].int8 else "float32")
         for companion in entry.get("companions", []):
             assert companion["sha256"] == sha256_file(models / companion["file"])
-    assert {p.name for p in models.iterdir()} == {n for f in FORMATS for n in f.files} | {MANIFEST_NAME}
+    assert {p.name for p in models.iterdir()} == {n for f in FORMATS for n in f.files} | {
+        MANIFEST_NAME,
+        REFERENCE_NAME,
+    }
 
 
 def test_onnx_is_one_checked_file_with_dynamic_batch(exported):

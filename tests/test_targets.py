@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from conftest import REPO, cli
+from conftest import REPO, cli, cli_process
 from edgedigits.core import registry
 from edgedigits.core.errors import MissingRuntime, UsageError
 from edgedigits.core.files import sha256_file
@@ -131,11 +131,11 @@ def test_missing_runtime_is_a_visible_skip_and_require_all_fails(trained, data_d
         "PYTHONPATH": os.pathsep.join(filter(None, [str(shadow.parent), os.environ.get("PYTHONPATH")]))
     }
     args = ("verify", "--models", str(models), "--data-dir", str(data_dir))
-    proc = cli(*args, env=env)
+    proc = cli_process(*args, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "– openvino/openvino" in proc.stdout
     assert "skipped: openvino is not installed: pip install 'edgedigits[openvino]'" in proc.stdout
-    proc = cli(*args, "--require-all", env=env)
+    proc = cli_process(*args, "--require-all", env=env)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "error: --require-all: 1 check(s) skipped (openvino/openvino); "

@@ -249,6 +249,17 @@ def bench(
     _print_table(table(rows), to_json(rows) if json_output else None)
 
 
+@app.command()
+@friendly_errors
+def formats(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """Every export target: its files, what runs it, the pip extra, and whether it exports and runs here."""
+    from edgedigits.core.targets import table, to_json
+
+    _print_table(table(), to_json() if json_output else None)
+
+
 ModelPath = Annotated[
     Path | None,
     typer.Option(
