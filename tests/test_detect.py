@@ -9,7 +9,7 @@ import pytest
 from conftest import cli
 from edgedigits.core import data
 from edgedigits.evaluation.scenes import SceneParams, make_scene
-from edgedigits.runtime.boxes import iou
+from edgedigits.runtime.boxes import greedy_matches, iou
 from edgedigits.runtime.recognizer import Detection, Recognition
 from edgedigits.runtime.tracker import LabelStabilizer
 
@@ -98,6 +98,30 @@ def test_stabilizer_votes_over_the_window():
     for _ in range(3):
         result = stab.update(Recognition([Detection(3, 0.9, (100, 50, 30, 40))], [], np.zeros((1, 28, 28))))
     assert result.digits[0].label == 3 and result.lines[0].text == "3"
+
+
+def test_greedy_matching_is_one_to_one_best_pairs_first():
+    a = [(0, 0, 10, 10), (100, 0, 10, 10), (5, 0, 10, 10)]
+    b = [(4, 0, 10, 10), (300, 0, 10, 10), (0, 0, 10, 10)]
+    # IoUs: a0-b2 1.0, a2-b0 0.82, a0-b0 0.43, a2-b2 0.33; the last two come when both sides are taken
+    assert greedy_matches(a, b, 0.3) == [(0, 2), (2, 0)]
+    assert greedy_matches(a, b, 1.0) == [(0, 2)]
+    assert greedy_matches([(0, 0, 10, 10)], [(4, 0, 10, 10)], 0.5) == []  # IoU 0.43
+    assert greedy_matches([(0, 0, 10, 10)], [(0, 0, 10, 10)] * 2, 0.5) == [(0, 1)]  # a tie: higher index
+    assert greedy_matches([], b, 0.3) == greedy_matches(a, [], 0.3) == []
+
+
+def test_the_tracker_and_the_scorer_match_boxes_alike():
+    """One matcher for a video's tracks and a scene's digits: best pairs first, not each truth in turn
+    (which would give truth 0 the box of truth 1, IoU 0.67, and truth 1 the leftover, IoU 0.33)."""
+    from edgedigits.evaluation import scenes
+    from edgedigits.runtime import tracker
+
+    assert scenes.greedy_matches is tracker.greedy_matches is greedy_matches
+    score = scenes.Score()
+    truth, found = [(0, 0, 10, 10), (2, 0, 10, 10)], [(2, 0, 10, 10), (-3, 0, 10, 10)]
+    score.add(truth, [1, 2], found, [2, 1], min_iou=0.3)
+    assert (score.matched, score.correct) == (2, 2)
 
 
 def test_image_folder_and_outputs(noisy_video, tmp_path, data_dir):

@@ -176,3 +176,24 @@ def test_runtime_imports_and_runs_without_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_scenes_and_pages_go_through_one_camera(test_split, monkeypatch):
+    """make_scene and the pages' finish share the camera's blur, noise and JPEG (one helper)."""
+    from edgedigits.evaluation import scenes
+
+    calls = []
+    camera = scenes._camera
+    monkeypatch.setattr(
+        scenes, "_camera", lambda img, rng, *a, **k: calls.append((img.ndim, k)) or camera(img, rng, *a, **k)
+    )
+    gray = make_scene(
+        test_split.images, test_split.labels, np.random.default_rng(0), SceneParams(color=False)
+    )
+    colour = make_scene(test_split.images, test_split.labels, np.random.default_rng(0))
+    page = scenes.notebook_page(test_split, [["12"]], seed=0)
+    assert calls == [(2, {"noise_dtype": np.float64}), (3, {"noise_dtype": np.float64})] + [
+        (3, {"noise_dtype": np.float32})
+    ]
+    assert gray.image.shape == (480, 640) and colour.image.shape == (480, 640, 3)
+    assert page.image.shape == (600, 800, 3) and page.image.dtype == np.uint8
