@@ -1,19 +1,27 @@
 import json
 import os
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from conftest import cli
-from edgedigits.core import data
+from edgedigits import cli as cli_module
+from edgedigits.core import data, registry
+from edgedigits.core.errors import UsageError
 from edgedigits.evaluation.scenes import SceneParams, make_scene
+from edgedigits.runtime.app import DetectOptions
 from edgedigits.runtime.boxes import greedy_matches, iou
-from edgedigits.runtime.recognizer import Detection, Recognition
+from edgedigits.runtime.recognizer import Detection, DigitRecognizer, Recognition
+from edgedigits.runtime.segment import Polarity, check_polarity, resolve_polarity
 from edgedigits.runtime.tracker import LabelStabilizer
 
 FRAMES = 24
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "notebook_page.jpg"
+PAGE_NUMBERS = "2024 17 365 12 48 1990 7 301 86420"
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +194,69 @@ def test_unopenable_camera_prints_exactly_one_line():
     proc = cli("detect", "--source", "7")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: cannot open camera 7"  # OpenCV's own backend chatter stays quiet
+
+
+def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """``edgedigits ARGS`` in-process, through ``cli.main`` (its one-line usage errors): code, out, err."""
+    monkeypatch.setenv("TORCH_CPP_LOG_LEVEL", "ERROR")  # main sets it; restored after the test
+    monkeypatch.setenv("COLUMNS", "200")  # --help on one line per option
+    monkeypatch.setattr(sys, "argv", ["edgedigits", *args])
+    with pytest.raises(SystemExit) as exited:
+        cli_module.main()
+    out = capsys.readouterr()
+    return exited.value.code, out.out, out.err
+
+
+def test_polarity_is_one_enum_checked_in_one_place():
+    assert check_polarity("light-on-dark") is Polarity.LIGHT_ON_DARK and str(Polarity.AUTO) == "auto"
+    assert [p.value for p in Polarity] == ["dark-on-light", "light-on-dark", "auto"]
+    message = "polarity must be one of dark-on-light, light-on-dark, auto, got 'sideways'"
+    for check in (
+        check_polarity,
+        lambda p: resolve_polarity(np.zeros((5, 5), np.uint8), p),
+        lambda p: DigitRecognizer(polarity=p),
+        lambda p: DetectOptions(source="x", polarity=p),
+    ):
+        with pytest.raises(UsageError) as err:
+            check("sideways")
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize("command", ["detect", "webcam"])
+def test_polarity_and_backend_choices_are_listed_and_checked_by_the_parser(monkeypatch, capsys, command):
+    code, out, err = run_main(monkeypatch, capsys, command, "--help")
+    assert code == 0 and err == ""
+    options = {
+        line.split()[1]: line.split()[2]
+        for line in out.splitlines()
+        if line.startswith("│ ") and "--" in line
+    }
+    assert options["--polarity"] == "<dark-on-light|light-on-dark|auto>"
+    assert options["--backend"] == "<onnxruntime|opencv|openvino|executorch|c>"
+    code, out, err = run_main(monkeypatch, capsys, command, "--polarity", "sideways")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: Invalid value for '--polarity': Value error, 'sideways' is not one of 'dark-on-light', "
+        f"'light-on-dark', 'auto'. (see: edgedigits {command} --help)\n"
+    )
+    code, out, err = run_main(monkeypatch, capsys, command, "--backend", "tflite")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: Invalid value for '--backend': Value error, 'tflite' is not one of 'onnxruntime', 'opencv', "
+        f"'openvino', 'executorch', 'c'. (see: edgedigits {command} --help)\n"
+    )
+
+
+def test_a_runtime_row_added_to_the_table_is_offered_by_backend(monkeypatch, capsys):
+    """--backend reads the format table when the command line is parsed: a new runtime row is listed,
+    accepted and run, with no word of the CLI changed."""
+    copy = registry.Runtime("onnxruntime", "edgedigits.runtime.session:OnnxModel", backend="ort-copy")
+    code, _, err = run_main(monkeypatch, capsys, "detect", "--source", str(PAGE), "--backend", "ort-copy")
+    assert code == 2 and "'ort-copy' is not one of" in err
+    monkeypatch.setattr(registry, "RUNTIMES", (*registry.RUNTIMES, copy))
+    code, out, err = run_main(monkeypatch, capsys, "detect", "--help")
+    assert code == 0 and "<onnxruntime|opencv|openvino|executorch|c|ort-copy>" in out
+    code, out, err = run_main(monkeypatch, capsys, "detect", "--source", str(PAGE), "--backend", "ort-copy")
+    assert code == 0, err
+    assert out.startswith(f"notebook_page.jpg: {PAGE_NUMBERS}  (26 digits, ")
+    assert err.startswith("1 frame(s), 26 digit(s), ")
