@@ -52,7 +52,8 @@ def parse_source(source: str) -> SourceSpec:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    with quiet_opencv():  # a corrupt PNG makes libpng's decoder log a line of its own
+        frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if frame is None:
         raise SourceError(f"cannot read image {path} (unsupported or corrupt)")
     if frame.dtype == np.uint16:  # 16-bit PNG/TIFF: keep the top 8 bits
