@@ -188,7 +188,8 @@ def test_checkpoints_are_only_loaded_with_weights_only():
         (["detect", "--source", "x.png", "--max-frames", "0"], "--max-frames must be >= 1"),
         (
             ["webcam", "--polarity", "sideways"],
-            "--polarity must be one of dark-on-light, light-on-dark, auto",
+            "Invalid value for '--polarity': Value error, 'sideways' is not one of 'dark-on-light', "
+            "'light-on-dark', 'auto'.",
         ),
         (["trian"], "No such command 'trian'"),
     ],

@@ -49,8 +49,10 @@ def test_gray_frames_and_light_on_dark(test_split):
 def test_auto_polarity_reads_the_paper():
     assert resolve_polarity(np.full((50, 50), 200, np.uint8), "auto") == "dark-on-light"
     assert resolve_polarity(np.full((50, 50), 30, np.uint8), "auto") == "light-on-dark"
-    with pytest.raises(UsageError, match="polarity"):
+    assert resolve_polarity(np.full((50, 50), 30, np.uint8), "dark-on-light") == "dark-on-light"  # as told
+    with pytest.raises(UsageError) as err:
         resolve_polarity(np.zeros((5, 5), np.uint8), "sideways")
+    assert str(err.value) == "polarity must be one of dark-on-light, light-on-dark, auto, got 'sideways'"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -153,13 +155,18 @@ def _onnx_with_input(path, shape):
 
 def test_wrong_or_corrupt_models_are_refused(tmp_path):
     _onnx_with_input(tmp_path / "wrong.onnx", ["N", 3, 32, 32])
-    with pytest.raises(ArtifactError, match=r"input must be float32 \[N, 1, 28, 28\]"):
+    with pytest.raises(ArtifactError) as err:
         OnnxModel(tmp_path / "wrong.onnx")
+    found = "found tensor(float) ['N', 3, 32, 32]"
+    assert str(err.value) == f"{tmp_path / 'wrong.onnx'}: input must be float32 [N, 1, 28, 28], {found}"
     (tmp_path / "junk.onnx").write_bytes(b"this is not a protobuf")
-    with pytest.raises(ArtifactError, match="not a loadable ONNX model"):
+    with pytest.raises(ArtifactError) as err:
         OnnxModel(tmp_path / "junk.onnx")
-    with pytest.raises(ArtifactError, match="does not exist"):
+    junk = f"{tmp_path / 'junk.onnx'} is not a loadable ONNX model: "  # then onnxruntime's reason
+    assert str(err.value).startswith(junk) and "\n" not in str(err.value)
+    with pytest.raises(ArtifactError) as err:
         OnnxModel(tmp_path / "missing.onnx")
+    assert str(err.value) == f"model {tmp_path / 'missing.onnx'} does not exist"
 
 
 def test_runtime_imports_and_runs_without_torch():
@@ -176,3 +183,24 @@ def test_runtime_imports_and_runs_without_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_scenes_and_pages_go_through_one_camera(test_split, monkeypatch):
+    """make_scene and the pages' finish share the camera's blur, noise and JPEG (one helper)."""
+    from edgedigits.evaluation import scenes
+
+    calls = []
+    camera = scenes._camera
+    monkeypatch.setattr(
+        scenes, "_camera", lambda img, rng, *a, **k: calls.append((img.ndim, k)) or camera(img, rng, *a, **k)
+    )
+    gray = make_scene(
+        test_split.images, test_split.labels, np.random.default_rng(0), SceneParams(color=False)
+    )
+    colour = make_scene(test_split.images, test_split.labels, np.random.default_rng(0))
+    page = scenes.notebook_page(test_split, [["12"]], seed=0)
+    assert calls == [(2, {"noise_dtype": np.float64}), (3, {"noise_dtype": np.float64})] + [
+        (3, {"noise_dtype": np.float32})
+    ]
+    assert gray.image.shape == (480, 640) and colour.image.shape == (480, 640, 3)
+    assert page.image.shape == (600, 800, 3) and page.image.dtype == np.uint8

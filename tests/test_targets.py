@@ -239,7 +239,11 @@ def test_every_backend_reads_the_same_page(exported, backend):
     [
         (["--backend", "c"], "--backend c needs --model (e.g. models/mnist_mlp.c)"),
         (["--backend", "openvino", "--model", "{onnx}"], "--backend openvino runs .xml files"),
-        (["--backend", "tpu"], "--backend must be one of onnxruntime, opencv, openvino, executorch, c"),
+        (
+            ["--backend", "tpu"],
+            "Invalid value for '--backend': Value error, 'tpu' is not one of 'onnxruntime', 'opencv', "
+            "'openvino', 'executorch', 'c'.",
+        ),
     ],
 )
 def test_bad_backend_choices_are_one_line(exported, args, message):

@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,13 +19,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from edgedigits.cli import app as cli_app
 from edgedigits.core import data
 from edgedigits.core.errors import SourceError, UsageError
 from edgedigits.evaluation.mjpeg_server import MjpegServer
 from edgedigits.runtime import app, live, recording
 from edgedigits.runtime.recognizer import Detection, Recognition
-from edgedigits.runtime.sources import SourceSpec
+from edgedigits.runtime.sources import SourceSpec, describe, redact_url
 from edgedigits.runtime.window import Window
 
 
@@ -432,3 +435,104 @@ def test_a_stop_signal_closes_the_recording_and_exits_with_its_code(sheets, tmp_
     assert all(playable_frames(p) > 0 for p in segments) and recording.stale_partials(out) == []
     frames = int(summary.split(" frame(s)")[0])
     assert sum(playable_frames(p) for p in segments) == frames  # the last frame is in the last segment
+
+
+# --- credentials in camera URLs stay out of every line and record ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        ("rtsp://admin:hunter2@cam/stream", "rtsp://***@cam/stream"),
+        ("rtsp://admin@cam:554/stream", "rtsp://***@cam:554/stream"),
+        ("http://user:s3cret@127.0.0.1:8080/video.mjpg", "http://***@127.0.0.1:8080/video.mjpg"),
+        ("https://u:p%40ss@cam.example.com/live?ch=2", "https://***@cam.example.com/live?ch=2"),
+        ("rtsp://admin:p@ss#w?rd@cam/s", "rtsp://***@cam/s"),  # unescaped @, # and ? in the password
+        ("rtsp://admin:pw@[fe80::1%eth0]:554/s", "rtsp://***@[fe80::1%eth0]:554/s"),
+        ("rtsp://[::1]:554/stream?channel=1&subtype=0", "rtsp://[::1]:554/stream?channel=1&subtype=0"),
+        ("http://cam/x?token=abc&ch=1", "http://cam/x?token=***&ch=1"),
+        (
+            "http://cam/x?user=me&Password=p;api_key=k&access_token=t&pwd=&auth=a#top",
+            "http://cam/x?user=me&Password=***;api_key=***&access_token=***&pwd=***&auth=***#top",
+        ),
+        (
+            "rtsp://10.0.0.5:554/user=admin&password=123456&channel=1&stream=0.sdp",
+            "rtsp://10.0.0.5:554/user=admin&password=***&channel=1&stream=0.sdp",
+        ),
+        ("admin:hunter2@cam:554/live", "***@cam:554/live"),  # a URL typed without its scheme
+        ("rtsp://cam.local/keys/stream", "rtsp://cam.local/keys/stream"),
+        ("0", "0"),
+        ("/dev/video0", "/dev/video0"),
+        ("clips/cam 1.mp4", "clips/cam 1.mp4"),
+        ("C:\\clips\\a.mp4", "C:\\clips\\a.mp4"),
+    ],
+)
+def test_redact_url(source, shown):
+    assert redact_url(source) == shown
+    assert describe(SourceSpec("stream", source)) == f"stream {shown}"
+    assert redact_url(shown) == shown
+
+
+def test_describe_leaves_cameras_and_files_as_they_are():
+    assert describe(SourceSpec("camera", 0)) == "camera 0"
+    assert describe(SourceSpec("camera", "/dev/video2")) == "camera /dev/video2"
+    assert describe(SourceSpec("video", "clip.mp4")) == "video file clip.mp4"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_stream_that_cannot_open_keeps_its_password_out_of_the_error(tmp_path):
+    port = closed_port()
+    jsonl = tmp_path / "frames.jsonl"
+    for source in (f"http://admin:hunter2@127.0.0.1:{port}/stream.mjpg", "admin:hunter2@cam:554/live"):
+        result = CliRunner().invoke(cli_app, ["detect", "--source", source, "--no-display", "--jsonl", jsonl])
+        assert result.exit_code == 1
+        assert result.stdout == "" and (jsonl.read_text() if jsonl.exists() else "") == ""
+        shown = redact_url(source)
+        assert result.stderr.splitlines() == [
+            f"error: cannot open stream {shown}"
+            if "://" in source
+            else f"error: source {shown} is not a camera index, device, stream URL, file or folder"
+        ]
+        assert "hunter2" not in result.output and "admin" not in result.output
+
+
+def test_a_reconnecting_stream_keeps_its_credentials_out_of_every_line(sheets, tmp_path, monkeypatch):
+    """The log lines of a stream that drops, the reconnect attempts, the summary, the final error, the
+    JSON lines and --jsonl: none carries the user, the password or the token."""
+    server = MjpegServer([sheets["before"]], fps=20).start()
+    url = f"http://camuser:hunter2@127.0.0.1:{server.port}/stream.mjpg?token=t0ken&ch=1"
+    shown = f"http://***@127.0.0.1:{server.port}/stream.mjpg?token=***&ch=1"
+    step = app.FrameStep.__call__
+
+    def stop_after_three(self, index, *args, **kwargs):
+        if index == 2:
+            server.stop()  # the camera goes away for good after the third frame
+        return step(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(app.FrameStep, "__call__", stop_after_three)
+    jsonl = tmp_path / "frames.jsonl"
+    args = ["--source", url, "--no-display", "--json", "--jsonl", jsonl, "--reconnect"]
+    try:
+        result = CliRunner().invoke(cli_app, ["detect", *args, "--reconnect-timeout", "1"])
+    finally:
+        server.stop()
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) >= 3 and records == [json.loads(line) for line in jsonl.read_text().splitlines()]
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"stream {shown}: frames stopped; reconnecting"
+    assert all(
+        ln.startswith(f"stream {shown}: reconnect attempt {n} failed after ")
+        for n, ln in enumerate(lines[1:-2], 1)
+    )
+    assert lines[-2].startswith(f"{len(records)} frame(s), ") and lines[-2].endswith("; source lost")
+    assert lines[-1].startswith(f"error: stream {shown} did not come back within 1 s (")
+    everything = result.output + jsonl.read_text()
+    for secret in ("hunter2", "camuser", "t0ken"):
+        assert secret not in everything

@@ -64,7 +64,8 @@ def test_stills_and_video_go_through_one_step_with_one_schema(media, monkeypatch
     assert len(calls) == len(stills) + len(video) == 1 + 3
     assert set(stills[0]) == KEYS | {"source"} and stills[0]["source"] == "sheet.png"
     assert all(set(r) == KEYS for r in video) and [r["frame"] for r in video] == [0, 1, 2]
-    assert len(stills[0]["digits"]) == 4
+    assert [d["label"] for d in stills[0]["digits"]] == [7, 2, 1, 0]  # MNIST test images 0-3
+    assert [line["text"] for line in stills[0]["lines"]] == ["7", "2", "1", "0"]  # 34 px apart: 4 numbers
     same = [(d["label"], d["box"]) for d in stills[0]["digits"]]
     assert [(d["label"], d["box"]) for d in video[0]["digits"]] == same  # a lossless frame reads alike
     assert summary.frames == 3 and summary.ended == "end of input"
@@ -78,6 +79,7 @@ def test_max_frames_stops_stills_and_video_alike(media, tmp_path):
     for source in (folder, media.video):
         records, summary = detect(source, max_frames=1)
         assert len(records) == 1 and summary.ended == "stopped after 1 frames"
+        assert summary.frames == 1 and summary.digits == len(records[0]["digits"]) == 4
 
 
 @pytest.mark.parametrize(
@@ -226,4 +228,6 @@ def test_crops_mosaic_is_readable():
     assert mosaic.shape == (2 * (84 + 22 + 4) + 4, 6 * (84 + 4) + 4, 3)  # 3x cells, 6 a row, captions
     caption = mosaic[4 + 84 : 4 + 84 + 22, 4 : 4 + 84]
     assert (caption == BOX_COLOR).all(axis=2).any(), "each crop carries its label, coloured like its box"
-    assert crops_mosaic(np.zeros((0, 28, 28), np.float32)).std() > 0  # "no digits", not a black square
+    empty = crops_mosaic(np.zeros((0, 28, 28), np.float32))
+    assert empty.std() > 0  # "no digits", not a black square
+    assert empty.shape == (84, 3 * 84, 3) and set(np.unique(empty)) >= {40, 200}  # grey text on dark grey

@@ -5,17 +5,20 @@ Any ``EdgeDigitsError`` becomes one ``error: ...`` line on stderr and the error'
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
+from typer.core import TyperCommand
 
 from edgedigits.core.contract import DEFAULT_OPSET
 from edgedigits.core.errors import EdgeDigitsError
+from edgedigits.runtime.segment import Polarity
 
 app = typer.Typer(
     help="Train the tutorial MNIST MLP, export it, prove backend parity, and read digits on the edge.",
@@ -267,14 +270,29 @@ ModelPath = Annotated[
         help="Model artifact for --backend (default: the ONNX release model shipped in the package).",
     ),
 ]
-Polarity = Annotated[str, typer.Option(help="Ink polarity: dark-on-light, light-on-dark or auto.")]
+InkPolarity = Annotated[Polarity, typer.Option(help="Ink polarity (auto: decided per frame).")]
 Backend = Annotated[
     str,
     typer.Option(
-        help="Runtime for the model: onnxruntime, opencv, openvino, executorch or c "
-        "(all but the first two need --model to their artifact, e.g. models/mnist_mlp.xml)."
+        help="Runtime for the model; one that does not run ONNX needs --model to its artifact "
+        "(from edgedigits export)."
     ),
 ]
+
+
+class RuntimeCommand(TyperCommand):
+    """detect and webcam: ``--backend`` offers the runtime rows of the format table as they are when the
+    command line is parsed (``registry.backends()``), in ``--help`` and in its check alike."""
+
+    def parse_args(self, ctx, args):
+        from edgedigits.core.registry import backends
+
+        for param in self.params:
+            if param.name == "backend":  # typer builds a Literal's check and help from the annotation
+                choices = Literal[tuple(backends())]
+                param.type_descriptor = dataclasses.replace(param.type_descriptor, annotation=choices)
+                param._runtime_param = None  # the check, built from the descriptor when first needed
+        return super().parse_args(ctx, args)
 
 
 def _run_detect(options) -> None:
@@ -290,7 +308,7 @@ def _run_detect(options) -> None:
         raise typer.Exit(summary.exit_code)
 
 
-@app.command()
+@app.command(cls=RuntimeCommand)
 @friendly_errors
 def detect(
     source: Annotated[
@@ -298,7 +316,7 @@ def detect(
     ],
     model: ModelPath = None,
     backend: Backend = "onnxruntime",
-    polarity: Polarity = "dark-on-light",
+    polarity: InkPolarity = Polarity.DARK_ON_LIGHT,
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per frame per line.")] = False,
     output: Annotated[
         Path | None,
@@ -362,13 +380,13 @@ def detect(
     )
 
 
-@app.command()
+@app.command(cls=RuntimeCommand)
 @friendly_errors
 def webcam(
     camera: Annotated[str, typer.Option(help="Camera index or device path.")] = "0",
     model: ModelPath = None,
     backend: Backend = "onnxruntime",
-    polarity: Polarity = "dark-on-light",
+    polarity: InkPolarity = Polarity.DARK_ON_LIGHT,
     debug: Annotated[bool, typer.Option("--debug", help="Also show the normalized 28x28 crops.")] = False,
     display: Annotated[bool, typer.Option("--display/--no-display", help="Show the live view.")] = True,
     snapshot_dir: Annotated[Path, typer.Option(help="Where the s key saves snapshots.")] = Path("."),

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from edgedigits.core.data import Split
-from edgedigits.runtime.boxes import Box, iou
+from edgedigits.runtime.boxes import Box, greedy_matches
 from edgedigits.train.marks import (
     hershey_alpha,
     tight,
@@ -80,6 +80,35 @@ def _overlaps(box: Box, others: Sequence[Box], margin: float) -> bool:
     return False
 
 
+def _tint(rng: np.random.Generator) -> np.ndarray:
+    """The light's colour: a B, G, R gain each a little under 1."""
+    return np.array([rng.uniform(0.9, 1.0), rng.uniform(0.93, 1.0), rng.uniform(0.95, 1.0)], np.float32)
+
+
+def _camera(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    blur: tuple[float, float],
+    noise: tuple[float, float],
+    jpeg: tuple[int, int],
+    *,
+    noise_dtype: type,
+) -> np.ndarray:
+    """What the camera does to the lit sheet ``img`` (float): focus blur (sigma from ``blur``, none under
+    0.2), sensor noise (sigma from ``noise``), then JPEG at a quality in [jpeg[0], jpeg[1]). The noise is
+    rounded to ``noise_dtype``: float64 (not at all) for the scenes, float32 for the pages, each as first
+    generated, so a seed still gives the same pixels."""
+    sigma = rng.uniform(*blur)
+    if sigma > 0.2:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img = img + rng.normal(0, rng.uniform(*noise), img.shape).astype(noise_dtype, copy=False)
+    quality = int(rng.integers(*jpeg))
+    ok, buf = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+
+
 def make_scene(
     images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, params: SceneParams = SceneParams()
 ) -> Scene:
@@ -118,21 +147,9 @@ def make_scene(
             indices.append(idx)
             break
     gray = paper * (1 - ink)
-    if p.color:
-        tint = np.array([rng.uniform(0.9, 1.0), rng.uniform(0.93, 1.0), rng.uniform(0.95, 1.0)], np.float32)
-        img = gray[:, :, None] * tint[None, None, :]
-    else:
-        img = gray
-    sigma = rng.uniform(*p.blur_sigma)
-    if sigma > 0.2:
-        img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img = img + rng.normal(0, rng.uniform(*p.noise_sigma), img.shape)
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    quality = int(rng.integers(p.jpeg_quality[0], p.jpeg_quality[1] + 1))
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    img = gray[:, :, None] * _tint(rng)[None, None, :] if p.color else gray
+    jpeg = (p.jpeg_quality[0], p.jpeg_quality[1] + 1)  # both ends included
+    img = _camera(img, rng, p.blur_sigma, p.noise_sigma, jpeg, noise_dtype=np.float64)
     return Scene(img, boxes, out_labels, indices)
 
 
@@ -225,21 +242,9 @@ class _Sheet:
         return x - gap
 
     def finish(self, kind: str, blur=(0.0, 1.0), noise=(2.0, 6.0), jpeg=(50, 92)) -> Page:
-        rng = self.rng
-        tint = np.array([rng.uniform(0.9, 1.0), rng.uniform(0.93, 1.0), rng.uniform(0.95, 1.0)], np.float32)
-        img = self.light[:, :, None] * tint * (1 - self.absorb)
-        sigma = rng.uniform(*blur)
-        if sigma > 0.2:
-            img = cv2.GaussianBlur(img, (0, 0), sigma)
-        img = img + rng.normal(0, rng.uniform(*noise), img.shape).astype(np.float32)
-        ok, buf = cv2.imencode(
-            ".jpg",
-            np.clip(img, 0, 255).astype(np.uint8),
-            [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(*jpeg))],
-        )
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        return Page(cv2.imdecode(buf, cv2.IMREAD_COLOR), self.boxes, self.labels, self.numbers, kind)
+        img = self.light[:, :, None] * _tint(self.rng) * (1 - self.absorb)
+        img = _camera(img, self.rng, blur, noise, jpeg, noise_dtype=np.float32)
+        return Page(img, self.boxes, self.labels, self.numbers, kind)
 
 
 class Inks:
@@ -464,22 +469,6 @@ def make_page(kind: str, inks: Inks, rng: np.random.Generator, width: int = 640,
     return sheet.finish(kind)
 
 
-def _matches(truth: Sequence[Box], found: Sequence[Box], min_iou: float) -> list[tuple[int, int]]:
-    """Greedy one-to-one matching by IoU, best pairs first: (truth index, found index) pairs."""
-    pairs = sorted(
-        ((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True
-    )
-    used_t, used_f, out = set(), set(), []
-    for overlap, i, j in pairs:
-        if overlap < min_iou:
-            break
-        if i not in used_t and j not in used_f:
-            used_t.add(i)
-            used_f.add(j)
-            out.append((i, j))
-    return out
-
-
 @dataclass
 class Score:
     truths: int = 0
@@ -500,7 +489,7 @@ class Score:
         """Digits matched one to one by IoU (best pairs first)."""
         self.truths += len(truth_boxes)
         self.predictions += len(pred_boxes)
-        for i, j in _matches(truth_boxes, pred_boxes, min_iou):
+        for i, j in greedy_matches(truth_boxes, pred_boxes, min_iou):
             self.matched += 1
             self.correct += int(truth_labels[i] == pred_labels[j])
 
@@ -510,7 +499,7 @@ class Score:
         """A written number counts as read when a line read in its place (IoU >= ``min_iou``) has exactly
         its digits."""
         self.numbers += len(truth)
-        for i, j in _matches([t[1] for t in truth], [r[1] for r in read], min_iou):
+        for i, j in greedy_matches([t[1] for t in truth], [r[1] for r in read], min_iou):
             self.numbers_read += int(truth[i][0] == read[j][0])
 
     @property

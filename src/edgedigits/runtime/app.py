@@ -27,7 +27,7 @@ from edgedigits.runtime.draw import annotate, crops_mosaic
 from edgedigits.runtime.live import LIVE_KINDS, Feed, ReconnectOptions, StopSignals
 from edgedigits.runtime.recognizer import DigitRecognizer, Recognition
 from edgedigits.runtime.recording import VIDEO_CODECS, JsonLines, SegmentedVideo, write_image_atomic
-from edgedigits.runtime.segment import POLARITIES
+from edgedigits.runtime.segment import Polarity, check_polarity
 from edgedigits.runtime.sources import IMAGE_SUFFIXES, Capture, SourceSpec, parse_source, still_frames
 from edgedigits.runtime.tracker import LabelStabilizer
 from edgedigits.runtime.window import KEY_CLOSED, Window, frame_wait_ms
@@ -43,7 +43,7 @@ class DetectOptions:
     source: str
     model: Path | None = None
     backend: str = "onnxruntime"
-    polarity: str = "dark-on-light"
+    polarity: str = Polarity.DARK_ON_LIGHT
     json_lines: bool = False
     per_frame_lines: bool = True  # a text line per frame when not --json (the live view keeps quiet)
     output: Path | None = None
@@ -58,8 +58,7 @@ class DetectOptions:
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
-        if self.polarity not in POLARITIES:
-            raise UsageError(f"--polarity must be one of {', '.join(POLARITIES)}, got {self.polarity!r}")
+        check_polarity(self.polarity)
         if self.stabilize_window < 1:
             raise UsageError(f"--stabilize must be >= 1, got {self.stabilize_window}")
         if self.max_frames is not None and self.max_frames < 1:

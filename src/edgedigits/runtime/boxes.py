@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
 
@@ -10,3 +12,18 @@ def iou(a: Box, b: Box) -> float:
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
     return inter / float(a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
+
+
+def greedy_matches(a: Sequence[Box], b: Sequence[Box], min_iou: float) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching by IoU, best pairs first (ties: the higher indices first): (index in
+    ``a``, index in ``b``) pairs overlapping by at least ``min_iou``, best first."""
+    pairs = sorted(((iou(x, y), i, j) for i, x in enumerate(a) for j, y in enumerate(b)), reverse=True)
+    used_a, used_b, out = set(), set(), []
+    for overlap, i, j in pairs:
+        if overlap < min_iou:
+            break
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            out.append((i, j))
+    return out

@@ -145,7 +145,7 @@ class Feed:
                     yield frame
                     continue
                 if read == 0:
-                    raise SourceError(f"{self.spec.target}: opened but no frame could be read")
+                    raise SourceError(f"{describe(self.spec)}: opened but no frame could be read")
                 if not self.reconnect:
                     total = self.capture.frame_count
                     if total is None or read < total:

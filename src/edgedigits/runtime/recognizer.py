@@ -14,7 +14,15 @@ from edgedigits.core.registry import backend_example, backend_suffixes
 from edgedigits.runtime.backends import check_backend, open_model
 from edgedigits.runtime.boxes import Box
 from edgedigits.runtime.normalize import NormalizeParams, to_mnist
-from edgedigits.runtime.segment import POLARITIES, SegmentParams, find_blobs, ink_mask, remove_rules, to_gray
+from edgedigits.runtime.segment import (
+    Polarity,
+    SegmentParams,
+    check_polarity,
+    find_blobs,
+    ink_mask,
+    remove_rules,
+    to_gray,
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ class DigitRecognizer:
     def __init__(
         self,
         model_path: str | os.PathLike[str] | None = None,
-        polarity: str = "dark-on-light",
+        polarity: str = Polarity.DARK_ON_LIGHT,
         segment: SegmentParams = SegmentParams(),
         normalize: NormalizeParams = NormalizeParams(),
         lines: LineParams = LineParams(),
@@ -81,8 +89,7 @@ class DigitRecognizer:
     ) -> None:
         """``backend``: the runtime that runs the model (see ``runtime.backends``); the shipped model is
         ONNX, so any other backend needs ``model_path`` to the artifact it runs."""
-        if polarity not in POLARITIES:
-            raise UsageError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+        polarity = check_polarity(polarity)
         if not 0.0 <= vote_below <= 1.0:
             raise UsageError(f"vote_below must be in [0, 1], got {vote_below}")
         if model_path is None:

@@ -9,13 +9,32 @@ The tunable constants are fields of ``SegmentParams``, each with the reason for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import cv2
 import numpy as np
 
 from edgedigits.core.errors import FrameError, UsageError
 
-POLARITIES = ("dark-on-light", "light-on-dark", "auto")
+
+class Polarity(str, Enum):
+    """How ink and paper differ in a frame; ``auto`` decides per frame (``resolve_polarity``)."""
+
+    DARK_ON_LIGHT = "dark-on-light"
+    LIGHT_ON_DARK = "light-on-dark"
+    AUTO = "auto"
+
+    def __str__(self) -> str:  # the value, on every Python (3.12 changed what format() shows)
+        return self.value
+
+
+def check_polarity(polarity: str) -> Polarity:
+    """The ``Polarity`` a string names; anything else is a one-line usage error."""
+    try:
+        return Polarity(polarity)
+    except ValueError:
+        names = ", ".join(p.value for p in Polarity)
+        raise UsageError(f"polarity must be one of {names}, got {polarity!r}") from None
 
 
 @dataclass(frozen=True)
@@ -81,13 +100,12 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     raise FrameError(f"frame must be HxW, HxWx1, HxWx3 or HxWx4, got shape {frame.shape}")
 
 
-def resolve_polarity(gray: np.ndarray, polarity: str) -> str:
+def resolve_polarity(gray: np.ndarray, polarity: str) -> Polarity:
     """``auto``: paper is the majority of a frame, so a bright median means dark ink on light paper."""
-    if polarity not in POLARITIES:
-        raise UsageError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
-    if polarity != "auto":
+    polarity = check_polarity(polarity)
+    if polarity is not Polarity.AUTO:
         return polarity
-    return "dark-on-light" if np.median(gray[::4, ::4]) >= 128 else "light-on-dark"
+    return Polarity.DARK_ON_LIGHT if np.median(gray[::4, ::4]) >= 128 else Polarity.LIGHT_ON_DARK
 
 
 def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarray:
@@ -95,7 +113,7 @@ def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarr
 
     Binary on purpose: MNIST itself was made from binary NIST digits, anti-aliased by the downscale the
     normalizer repeats; keeping grey levels instead scored lower on the synthetic scenes."""
-    paper = gray if resolve_polarity(gray, polarity) == "dark-on-light" else cv2.bitwise_not(gray)
+    paper = gray if resolve_polarity(gray, polarity) is Polarity.DARK_ON_LIGHT else cv2.bitwise_not(gray)
     if params.blur_ksize:
         paper = cv2.GaussianBlur(paper, (params.blur_ksize, params.blur_ksize), 0)
     block = max(3, int(min(gray.shape) * params.block_frac) | 1)

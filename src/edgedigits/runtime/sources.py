@@ -37,22 +37,23 @@ def parse_source(source: str) -> SourceSpec:
         return SourceSpec("camera", int(source))
     if "://" in source:
         return SourceSpec("stream", source)
-    path = Path(source)
+    path, shown = Path(source), redact_url(source)
     if source.startswith("/dev/"):
         if not path.exists():
-            raise SourceError(f"camera device {source} does not exist")
+            raise SourceError(f"camera device {shown} does not exist")
         return SourceSpec("camera", source)
     if path.is_dir():
         if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
-            raise SourceError(f"folder {source} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise SourceError(f"folder {shown} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return SourceSpec("folder", source)
     if not path.is_file():
-        raise SourceError(f"source {source} is not a camera index, device, stream URL, file or folder")
+        raise SourceError(f"source {shown} is not a camera index, device, stream URL, file or folder")
     return SourceSpec("image" if path.suffix.lower() in IMAGE_SUFFIXES else "video", source)
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    with quiet_opencv():  # a corrupt PNG makes libpng's decoder log a line of its own
+        frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if frame is None:
         raise SourceError(f"cannot read image {path} (unsupported or corrupt)")
     if frame.dtype == np.uint16:  # 16-bit PNG/TIFF: keep the top 8 bits
@@ -130,10 +131,38 @@ def open_capture(
     return Capture(spec, cap)
 
 
+# a parameter whose name holds one of these carries a secret (password=, api_key=, access_token=), in
+# the query or, as some cameras take it, in the path (rtsp://cam:554/user=admin&password=x&channel=1)
+SECRET_PARAMS = ("pass", "pwd", "token", "key", "secret", "auth", "sig", "credential")
+_SECRET_PARAM = re.compile(
+    rf"([?&;/][^=&;#/?]*(?:{'|'.join(SECRET_PARAMS)})[^=&;#/?]*=)[^&;#]*", flags=re.IGNORECASE
+)
+REDACTED = "***"
+
+
+def redact_url(source: str) -> str:
+    """``source`` as it may be printed or recorded: a URL's ``user:password@`` becomes ``***@`` and the
+    value of a secret-looking parameter (``password=``, ``token=``, ``key=``, ...) ``***``; scheme,
+    host, port and path stay, so cameras can still be told apart. Anything without ``scheme://`` (a
+    camera index, a device, a file) is returned as it is, unless it starts ``user:password@`` (a URL
+    typed without its scheme). The credentials end at the last ``@`` before the first ``/``, so a
+    password with an unescaped ``?`` or ``#`` is hidden too."""
+    scheme, sep, rest = source.partition("://")
+    if not sep:
+        scheme, rest = "", source
+        if not re.match(r"[^/@\s]*:[^/@\s]*@", rest):
+            return source
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = f"{REDACTED}@{authority.rpartition('@')[2]}"
+    return scheme + sep + _SECRET_PARAM.sub(rf"\1{REDACTED}", authority + slash + path)
+
+
 def describe(spec: SourceSpec) -> str:
-    """``camera 0``, ``stream http://...``, ``video file clip.mp4``: how messages name a source."""
+    """``camera 0``, ``stream http://...``, ``video file clip.mp4``: how messages name a source, with a
+    URL's credentials left out (``redact_url``)."""
     what = {"camera": "camera", "stream": "stream", "video": "video file"}.get(spec.kind, spec.kind)
-    return f"{what} {spec.target}"
+    return f"{what} {redact_url(str(spec.target))}"
 
 
 def still_frames(spec: SourceSpec) -> Iterator[tuple[str, np.ndarray]]:

@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from edgedigits.core.errors import UsageError
-from edgedigits.runtime.boxes import iou
+from edgedigits.runtime.boxes import greedy_matches
 from edgedigits.runtime.recognizer import Detection, LineParams, Recognition, arrange
 
 
@@ -38,23 +38,9 @@ class LabelStabilizer:
         self.tracks: list[_Track] = []
 
     def update(self, result: Recognition) -> Recognition:
-        pairs = sorted(
-            (
-                (iou(t.box, d.box), ti, di)
-                for ti, t in enumerate(self.tracks)
-                for di, d in enumerate(result.digits)
-            ),
-            reverse=True,
-        )
-        track_of: dict[int, _Track] = {}
-        used = set()
-        for overlap, ti, di in pairs:
-            if overlap < self.min_iou:
-                break
-            if ti in used or di in track_of:
-                continue
-            used.add(ti)
-            track_of[di] = self.tracks[ti]
+        matched = greedy_matches([t.box for t in self.tracks], [d.box for d in result.digits], self.min_iou)
+        track_of = {di: self.tracks[ti] for ti, di in matched}
+        used = {ti for ti, _ in matched}
         for ti, track in enumerate(self.tracks):
             if ti not in used:
                 track.missed += 1
