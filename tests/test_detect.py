@@ -11,12 +11,13 @@ import pytest
 from conftest import cli, cli_process
 from edgedigits import cli as cli_module
 from edgedigits.core import data, registry
+from edgedigits.core.choices import Polarity, check_polarity
 from edgedigits.core.errors import UsageError
 from edgedigits.evaluation.scenes import SceneParams, make_scene
 from edgedigits.runtime.app import DetectOptions
 from edgedigits.runtime.boxes import greedy_matches, iou
 from edgedigits.runtime.recognizer import Detection, DigitRecognizer, Recognition
-from edgedigits.runtime.segment import Polarity, check_polarity, resolve_polarity
+from edgedigits.runtime.segment import resolve_polarity
 from edgedigits.runtime.tracker import LabelStabilizer
 
 FRAMES = 24

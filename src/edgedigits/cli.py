@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 import typer
 from typer.core import TyperCommand
 
+from edgedigits.core.choices import Polarity
 from edgedigits.core.contract import DEFAULT_OPSET
 from edgedigits.core.errors import EdgeDigitsError
-from edgedigits.runtime.segment import Polarity
 
 app = typer.Typer(
     help="Train the tutorial MNIST MLP, export it, prove backend parity, and read digits on the edge.",

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.core.choices import Polarity, check_polarity
 from edgedigits.core.errors import SourceError, UsageError
 from edgedigits.runtime.backends import check_backend
 from edgedigits.runtime.draw import annotate, crops_mosaic
 from edgedigits.runtime.live import LIVE_KINDS, Feed, ReconnectOptions, StopSignals
 from edgedigits.runtime.recognizer import DigitRecognizer, Recognition
 from edgedigits.runtime.recording import VIDEO_CODECS, JsonLines, SegmentedVideo, write_image_atomic
-from edgedigits.runtime.segment import Polarity, check_polarity
 from edgedigits.runtime.sources import IMAGE_SUFFIXES, Capture, SourceSpec, parse_source, still_frames
 from edgedigits.runtime.tracker import LabelStabilizer
 from edgedigits.runtime.window import KEY_CLOSED, Window, frame_wait_ms

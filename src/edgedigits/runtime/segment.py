@@ -9,32 +9,12 @@ The tunable constants are fields of ``SegmentParams``, each with the reason for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 import cv2
 import numpy as np
 
+from edgedigits.core.choices import Polarity, check_polarity
 from edgedigits.core.errors import FrameError, UsageError
-
-
-class Polarity(str, Enum):
-    """How ink and paper differ in a frame; ``auto`` decides per frame (``resolve_polarity``)."""
-
-    DARK_ON_LIGHT = "dark-on-light"
-    LIGHT_ON_DARK = "light-on-dark"
-    AUTO = "auto"
-
-    def __str__(self) -> str:  # the value, on every Python (3.12 changed what format() shows)
-        return self.value
-
-
-def check_polarity(polarity: str) -> Polarity:
-    """The ``Polarity`` a string names; anything else is a one-line usage error."""
-    try:
-        return Polarity(polarity)
-    except ValueError:
-        names = ", ".join(p.value for p in Polarity)
-        raise UsageError(f"polarity must be one of {names}, got {polarity!r}") from None
 
 
 @dataclass(frozen=True)
