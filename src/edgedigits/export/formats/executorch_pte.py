@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from edgedigits.export.formats.context import CALIBRATION_BATCH, ExportContext
-from edgedigits.export.formats.quiet import quiet_export
+from edgedigits.export.formats.quiet import LEGACY_RESOURCES, PYTREE_ENUM, quiet_export
 from edgedigits.runtime.backends import (
     EXECUTORCH_MAX_BATCH,
     EXECUTORCH_METHOD,
@@ -23,6 +23,7 @@ from edgedigits.runtime.backends import (
 )
 
 EXTRA = "executorch"  # the pip extra its modules come with
+NOISE = (LEGACY_RESOURCES, PYTREE_ENUM)
 
 
 def _program(ctx: ExportContext, module: torch.nn.Module) -> torch.export.ExportedProgram:
@@ -44,12 +45,12 @@ def _lower(ctx: ExportContext, program: torch.export.ExportedProgram, path: Path
 
 
 def torch_to_pte(ctx: ExportContext, path: Path) -> None:
-    with quiet_export():
+    with quiet_export(*NOISE):
         _lower(ctx, _program(ctx, ctx.model.eval()), path)
 
 
 def torch_to_int8_pte(ctx: ExportContext, path: Path) -> None:
-    with quiet_export():
+    with quiet_export(*NOISE):
         quantizer_mod = import_extra("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", EXTRA)
         pt2e = import_extra("torchao.quantization.pt2e.quantize_pt2e", EXTRA)
         quantizer = quantizer_mod.XNNPACKQuantizer().set_global(
