@@ -28,8 +28,9 @@ NOISE = (LEGACY_RESOURCES, PYTREE_ENUM)
 
 def _program(ctx: ExportContext, module: torch.nn.Module) -> torch.export.ExportedProgram:
     """Batches up to EXECUTORCH_MAX_BATCH: the runtime plans memory for the largest one."""
-    batch = torch.export.Dim("batch", min=1, max=EXECUTORCH_MAX_BATCH)
-    return torch.export.export(module, (ctx.example(),), dynamic_shapes={"image": {0: batch}})
+    return torch.export.export(
+        module, (ctx.example(),), dynamic_shapes=ctx.dynamic_batch(EXECUTORCH_MAX_BATCH)
+    )
 
 
 def _lower(ctx: ExportContext, program: torch.export.ExportedProgram, path: Path) -> None:

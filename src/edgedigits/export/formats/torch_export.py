@@ -6,15 +6,12 @@ from pathlib import Path
 
 import torch
 
-from edgedigits.export.formats.context import ExportContext
+from edgedigits.export.formats.context import EXTRA_FILE, ExportContext
 from edgedigits.train.model import NumpyModule
-
-EXTRA_FILE = "edgedigits.json"
 
 
 def torch_to_pt2(ctx: ExportContext, path: Path) -> None:
-    batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    program = torch.export.export(ctx.model.eval(), (ctx.example(),), dynamic_shapes={"image": {0: batch}})
+    program = torch.export.export(ctx.model.eval(), (ctx.example(),), dynamic_shapes=ctx.dynamic_batch())
     torch.export.save(program, str(path), extra_files={EXTRA_FILE: ctx.metadata_json()})
 
 

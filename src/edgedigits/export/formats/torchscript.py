@@ -6,11 +6,9 @@ from pathlib import Path
 
 import torch
 
-from edgedigits.export.formats.context import ExportContext
+from edgedigits.export.formats.context import EXTRA_FILE, ExportContext
 from edgedigits.export.formats.quiet import JIT_LOAD, JIT_SAVE, JIT_SCRIPT, quiet_export
 from edgedigits.train.model import NumpyModule
-
-EXTRA_FILE = "edgedigits.json"
 
 
 def save_scripted(module: torch.nn.Module, ctx: ExportContext, path: Path) -> None:
