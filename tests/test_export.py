@@ -2,7 +2,6 @@ import json
 import logging
 import warnings
 import zipfile
-from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -15,11 +14,11 @@ from hypothesis.extra.numpy import arrays
 from edgedigits.core import contract
 from edgedigits.core.errors import ArtifactError, UsageError
 from edgedigits.core.files import sha256_file
-from edgedigits.core.manifest import MANIFEST_NAME
+from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME
 from edgedigits.core.registry import BY_NAME, FORMATS, RUNTIME
 from edgedigits.core.rules import INT8
 from edgedigits.export.exporter import ExportConfig, export
-from edgedigits.export.formats import onnx_fp32, quiet
+from edgedigits.export.formats import c_source, onnx_fp32, quiet
 from edgedigits.proof.eager import eager_model
 from edgedigits.runtime import OnnxModel
 from edgedigits.train.model import Normalization
@@ -42,7 +41,10 @@ def test_every_registered_format_is_exported_and_covered(exported):
         assert entry["dtype"] == ("int8" if BY_NAME[entry["format"]].int8 else "float32")
         for companion in entry.get("companions", []):
             assert companion["sha256"] == sha256_file(models / companion["file"])
-    assert {p.name for p in models.iterdir()} == {n for f in FORMATS for n in f.files} | {MANIFEST_NAME}
+    assert {p.name for p in models.iterdir()} == {n for f in FORMATS for n in f.files} | {
+        MANIFEST_NAME,
+        REFERENCE_NAME,
+    }
 
 
 def test_onnx_is_one_checked_file_with_dynamic_batch(exported):
@@ -152,7 +154,10 @@ def test_export_makes_no_deprecation_noise(trained, data_dir, tmp_path):
         )
     noisy = [w for w in caught if issubclass(w.category, DeprecationWarning | FutureWarning)]
     assert noisy == [], [str(w.message) for w in noisy]
-    assert {p.name for p in tmp_path.iterdir()} == {n for f in FORMATS for n in f.files} | {MANIFEST_NAME}
+    assert {p.name for p in tmp_path.iterdir()} == {n for f in FORMATS for n in f.files} | {
+        MANIFEST_NAME,
+        REFERENCE_NAME,
+    }
 
 
 JIT_SCRIPT = "`torch.jit.script` is deprecated. Please switch to `torch.compile` or `torch.export`."
@@ -206,7 +211,7 @@ def test_failed_export_leaves_previous_artifacts_intact(trained, tmp_path, monke
         path.write_bytes(b"half")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setitem(BY_NAME, "c", replace(BY_NAME["c"], export=broken))
+    monkeypatch.setattr(c_source, "torch_to_c", broken)  # the row names it; export resolves it when used
     with pytest.raises(ArtifactError, match="export to c failed: RuntimeError: disk on fire"):
         export(config, log=lambda _: None)
     assert {p.name: sha256_file(p) for p in tmp_path.iterdir()} == before
