@@ -181,9 +181,8 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
         }
         write_json_atomic(config.out / MANIFEST_NAME, manifest)
         log(f"wrote {config.out / MANIFEST_NAME}")
-        for (
-            fmt
-        ) in registry.FORMATS:  # an artifact this export did not produce would no longer match the checkpoint
+        # an artifact this export did not produce would no longer match the checkpoint
+        for fmt in registry.FORMATS:
             for name in fmt.files if fmt.name not in ctx.written else ():
                 stale = config.out / name
                 if stale.exists():
@@ -200,21 +199,16 @@ def _entry(fmt: Format, folder: Path) -> dict:
     for name in fmt.files:
         if not (folder / name).is_file():
             raise ArtifactError(f"export to {fmt.name} did not write {name}")
-    entry = {
-        "format": fmt.name,
-        "file": fmt.filename,
-        "sha256": sha256_file(folder / fmt.filename),
-        "bytes": (folder / fmt.filename).stat().st_size,
-        "dtype": "int8" if fmt.int8 else "float32",
-    }
+    entry = {"format": fmt.name, **_file(folder, fmt.filename), "dtype": "int8" if fmt.int8 else "float32"}
     if fmt.companions:
-        entry["companions"] = [
-            {"file": name, "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
-            for name in fmt.files[1:]
-        ]
+        entry["companions"] = [_file(folder, name) for name in fmt.files[1:]]
     if fmt.built_with:
         entry["built_with"] = {dist: dist_metadata.version(dist) for dist in fmt.built_with}
     return entry
+
+
+def _file(folder: Path, name: str) -> dict:
+    return {"file": name, "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
 
 
 def _relative(path: Path, base: Path) -> str:

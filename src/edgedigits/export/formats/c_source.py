@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def _layers(ctx: ExportContext) -> list[Layer]:
     net = ctx.model.net
     with torch.no_grad():
         return [
-            Layer(fc.weight.detach().cpu().numpy().astype(np.float32), fc.bias.detach().cpu().numpy())
+            Layer(
+                fc.weight.detach().cpu().numpy().astype(np.float32),
+                fc.bias.detach().cpu().numpy().astype(np.float32),
+            )
             for fc in (net.fc1, net.fc2, net.fc3)
         ]
 
@@ -65,20 +69,36 @@ def _float(v: float) -> str:
     return text + ("f" if any(c in text for c in ".e") else ".0f")
 
 
-def _array(ctype: str, name: str, values: np.ndarray, fmt) -> str:
-    """A ``static const`` array, a brace block per row of a matrix (``-Wmissing-braces``)."""
+SIZEOF = {"float": 4, "signed char": 1}
 
-    def block(row: np.ndarray, indent: str) -> str:
-        flat = [fmt(v) for v in row.tolist()]
-        lines = (", ".join(flat[i : i + ROW]) for i in range(0, len(flat), ROW))
-        return "{\n" + indent + "    " + f",\n{indent}    ".join(lines) + "\n" + indent + "}"
 
-    dims = "".join(f"[{d}]" for d in values.shape)
-    if values.ndim == 1:
-        body = block(values, "")
-    else:
-        body = "{\n    " + ",\n    ".join(block(row, "    ") for row in values) + "\n}"
-    return f"static const {ctype} {name}{dims} = {body};\n"
+@dataclass(frozen=True)
+class CArray:
+    """One ``static const`` array of the file; ``nbytes`` is what it takes in flash."""
+
+    ctype: str
+    name: str
+    values: np.ndarray
+    fmt: Callable[[float], str]
+
+    @property
+    def nbytes(self) -> int:
+        return SIZEOF[self.ctype] * self.values.size
+
+    def source(self) -> str:
+        """The definition, a brace block per row of a matrix (``-Wmissing-braces``)."""
+
+        def block(row: np.ndarray, indent: str) -> str:
+            flat = [self.fmt(v) for v in row.tolist()]
+            lines = (", ".join(flat[i : i + ROW]) for i in range(0, len(flat), ROW))
+            return "{\n" + indent + "    " + f",\n{indent}    ".join(lines) + "\n" + indent + "}"
+
+        dims = "".join(f"[{d}]" for d in self.values.shape)
+        if self.values.ndim == 1:
+            body = block(self.values, "")
+        else:
+            body = "{\n    " + ",\n    ".join(block(row, "    ") for row in self.values) + "\n}"
+        return f"static const {self.ctype} {self.name}{dims} = {body};\n"
 
 
 def _comment(text: str) -> str:
@@ -92,8 +112,9 @@ def _c_string(text: str) -> str:
 
 
 def _header(
-    ctx: ExportContext, prefix: str, kind: str, norm: tuple[float, float], weight_bytes: int, stack_bytes: int
+    ctx: ExportContext, flavor: Flavor, norm: tuple[float, float], weight_bytes: int, stack_bytes: int
 ) -> str:
+    prefix, kind = flavor.prefix, flavor.kind
     meta = ctx.metadata
     mean, std = norm
     accuracy = meta.get(META_ACCURACY) or "unknown"
@@ -200,9 +221,9 @@ void ${prefix}_logits(const float image[$pixels], float logits[$classes]) {
 """
 
 
-def _body(template: str, prefix: str, layers: list[Layer], mean: float, std: float) -> str:
-    return string.Template(template).substitute(
-        prefix=prefix,
+def _body(flavor: Flavor, layers: list[Layer], mean: float, std: float) -> str:
+    return string.Template(flavor.body).substitute(
+        prefix=flavor.prefix,
         pixels=PIXELS,
         classes=NUM_CLASSES,
         h1=len(layers[0].bias),
@@ -210,12 +231,6 @@ def _body(template: str, prefix: str, layers: list[Layer], mean: float, std: flo
         mean=_float(mean),
         inv_std=_float(1.0 / std),
     )
-
-
-def _stack_bytes(layers: list[Layer], int8: bool) -> int:
-    """The activation buffers: fp32 keeps a normalized float copy of the image, int8 an int8 one."""
-    hidden = 4 * (len(layers[0].bias) + len(layers[1].bias))
-    return hidden + (PIXELS if int8 else 4 * PIXELS)
 
 
 def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,39 +241,60 @@ def quantize_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale.astype(np.float32)
 
 
-def torch_to_c(ctx: ExportContext, path: Path) -> None:
-    prefix = "mnist_mlp"
+def _fp32_arrays(k: int, layer: Layer) -> list[CArray]:
+    """Input-major weights (the transpose of torch's [out, in]), as FP32_BODY reads them."""
+    return [
+        CArray("float", f"fc{k}_w", np.ascontiguousarray(layer.weight.T), _float),
+        CArray("float", f"fc{k}_b", layer.bias, _float),
+    ]
+
+
+def _int8_arrays(k: int, layer: Layer) -> list[CArray]:
+    """Output-major int8 weights, one scale per output channel, fp32 bias, as INT8_BODY reads them."""
+    q, scale = quantize_rows(layer.weight)
+    return [
+        CArray("signed char", f"fc{k}_w", q, str),
+        CArray("float", f"fc{k}_s", scale, _float),
+        CArray("float", f"fc{k}_b", layer.bias, _float),
+    ]
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What differs between the C files: the entry point's prefix, the header's one-line kind, the arrays
+    a layer becomes, the body that reads them, and the type of the body's copy of the image."""
+
+    prefix: str
+    kind: str
+    arrays: Callable[[int, Layer], list[CArray]]
+    body: str
+    image_ctype: str
+
+
+FP32 = Flavor("mnist_mlp", "fp32 weights", _fp32_arrays, FP32_BODY, "float")
+INT8 = Flavor("mnist_mlp_int8", "int8 weights (per-channel scales)", _int8_arrays, INT8_BODY, "signed char")
+
+
+def _stack_bytes(layers: list[Layer], flavor: Flavor) -> int:
+    """The activation buffers: the two float hidden layers and the body's copy of the image (a
+    normalized float one for fp32, an int8 one for int8)."""
+    hidden = 4 * (len(layers[0].bias) + len(layers[1].bias))
+    return hidden + SIZEOF[flavor.image_ctype] * PIXELS
+
+
+def write_c(ctx: ExportContext, path: Path, flavor: Flavor) -> None:
     layers = _layers(ctx)
     mean, std = _normalization(ctx)
-    weight_bytes = sum(4 * (layer.weight.size + layer.bias.size) for layer in layers)
-    header = _header(ctx, prefix, "fp32 weights", (mean, std), weight_bytes, _stack_bytes(layers, int8=False))
-    parts = [header]
-    for k, layer in enumerate(layers, 1):
-        parts.append(_array("float", f"fc{k}_w", np.ascontiguousarray(layer.weight.T), _float))
-        parts.append(_array("float", f"fc{k}_b", layer.bias, _float))
-    parts.append(_body(FP32_BODY, prefix, layers, mean, std))
-    path.write_text("\n".join(parts), encoding="ascii")
+    arrays = [a for k, layer in enumerate(layers, 1) for a in flavor.arrays(k, layer)]
+    weight_bytes = sum(a.nbytes for a in arrays)
+    header = _header(ctx, flavor, (mean, std), weight_bytes, _stack_bytes(layers, flavor))
+    body = _body(flavor, layers, mean, std)
+    path.write_text("\n".join([header, *(a.source() for a in arrays), body]), encoding="ascii")
+
+
+def torch_to_c(ctx: ExportContext, path: Path) -> None:
+    write_c(ctx, path, FP32)
 
 
 def torch_to_int8_c(ctx: ExportContext, path: Path) -> None:
-    prefix = "mnist_mlp_int8"
-    layers = _layers(ctx)
-    mean, std = _normalization(ctx)
-    weight_bytes = sum(layer.weight.size + 8 * layer.bias.size for layer in layers)  # int8 + scale + bias
-    parts = [
-        _header(
-            ctx,
-            prefix,
-            "int8 weights (per-channel scales)",
-            (mean, std),
-            weight_bytes,
-            _stack_bytes(layers, int8=True),
-        )
-    ]
-    for k, layer in enumerate(layers, 1):
-        q, scale = quantize_rows(layer.weight)
-        parts.append(_array("signed char", f"fc{k}_w", q, str))
-        parts.append(_array("float", f"fc{k}_s", scale, _float))
-        parts.append(_array("float", f"fc{k}_b", layer.bias, _float))
-    parts.append(_body(INT8_BODY, prefix, layers, mean, std))
-    path.write_text("\n".join(parts), encoding="ascii")
+    write_c(ctx, path, INT8)

@@ -15,6 +15,8 @@ from edgedigits.core.errors import UsageError
 from edgedigits.train.model import DeployedNN
 
 CALIBRATION_BATCH = 64  # calibration images per forward pass of the formats that calibrate
+MAX_BATCH = 1 << 20  # the largest batch a file with a dynamic batch dimension promises to take
+EXTRA_FILE = "edgedigits.json"  # the contract, as an extra file in the TorchScript and .pt2 archives
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class ExportContext:
     def example(self, batch: int = 2) -> torch.Tensor:
         """A batch >= 2 so exporters do not specialize the batch dimension to 1."""
         return torch.rand(batch, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
+
+    def dynamic_batch(self, max_batch: int = MAX_BATCH) -> dict:
+        """``dynamic_shapes`` for torch.export and the ONNX exporter: the image's batch dimension free."""
+        return {"image": {0: torch.export.Dim("batch", min=1, max=max_batch)}}
 
     def metadata_json(self) -> str:
         return json.dumps(self.metadata, sort_keys=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from edgedigits.export.formats.context import CALIBRATION_BATCH, ExportContext
-from edgedigits.export.formats.quiet import quiet_export
+from edgedigits.export.formats.quiet import LEGACY_RESOURCES, PYTREE_ENUM, quiet_export
 from edgedigits.runtime.backends import (
     EXECUTORCH_MAX_BATCH,
     EXECUTORCH_METHOD,
@@ -23,12 +23,14 @@ from edgedigits.runtime.backends import (
 )
 
 EXTRA = "executorch"  # the pip extra its modules come with
+NOISE = (LEGACY_RESOURCES, PYTREE_ENUM)
 
 
 def _program(ctx: ExportContext, module: torch.nn.Module) -> torch.export.ExportedProgram:
     """Batches up to EXECUTORCH_MAX_BATCH: the runtime plans memory for the largest one."""
-    batch = torch.export.Dim("batch", min=1, max=EXECUTORCH_MAX_BATCH)
-    return torch.export.export(module, (ctx.example(),), dynamic_shapes={"image": {0: batch}})
+    return torch.export.export(
+        module, (ctx.example(),), dynamic_shapes=ctx.dynamic_batch(EXECUTORCH_MAX_BATCH)
+    )
 
 
 def _lower(ctx: ExportContext, program: torch.export.ExportedProgram, path: Path) -> None:
@@ -44,12 +46,12 @@ def _lower(ctx: ExportContext, program: torch.export.ExportedProgram, path: Path
 
 
 def torch_to_pte(ctx: ExportContext, path: Path) -> None:
-    with quiet_export():
+    with quiet_export(*NOISE):
         _lower(ctx, _program(ctx, ctx.model.eval()), path)
 
 
 def torch_to_int8_pte(ctx: ExportContext, path: Path) -> None:
-    with quiet_export():
+    with quiet_export(*NOISE):
         quantizer_mod = import_extra("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", EXTRA)
         pt2e = import_extra("torchao.quantization.pt2e.quantize_pt2e", EXTRA)
         quantizer = quantizer_mod.XNNPACKQuantizer().set_global(

@@ -9,7 +9,7 @@ import torch
 
 from edgedigits.core.contract import INPUT_NAME, OUTPUT_NAME
 from edgedigits.export.formats.context import ExportContext
-from edgedigits.export.formats.quiet import quiet_export
+from edgedigits.export.formats.quiet import ONNX_OPSET_RAISED, ONNX_VERSION_FALLBACK, quiet_export
 
 
 def set_metadata(model: onnx.ModelProto, metadata: dict[str, str]) -> None:
@@ -20,14 +20,13 @@ def set_metadata(model: onnx.ModelProto, metadata: dict[str, str]) -> None:
 
 
 def torch_to_onnx(ctx: ExportContext, path: Path) -> None:
-    batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    with quiet_export():
+    with quiet_export(ONNX_OPSET_RAISED, ONNX_VERSION_FALLBACK):
         program = torch.onnx.export(
             ctx.model.eval(),
             (ctx.example(),),
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_shapes={"image": {0: batch}},
+            dynamic_shapes=ctx.dynamic_batch(),
             opset_version=ctx.opset,
             dynamo=True,
             external_data=False,

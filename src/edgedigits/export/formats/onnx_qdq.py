@@ -4,24 +4,20 @@ NPU plugin) take; activations uint8, weights int8 per output channel (the usual 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
     QuantFormat,
     QuantType,
-    quant_pre_process,
     quantize_static,
 )
 
 from edgedigits.core.contract import INPUT_NAME
 from edgedigits.export.formats.context import CALIBRATION_BATCH, ExportContext
-from edgedigits.export.formats.onnx_fp32 import save_checked
-from edgedigits.export.formats.quiet import quiet_export
+from edgedigits.export.formats.onnx_int8 import quantize_onnx
 
 
 class _Batches(CalibrationDataReader):
@@ -35,11 +31,10 @@ class _Batches(CalibrationDataReader):
 
 
 def onnx_to_qdq_onnx(ctx: ExportContext, path: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp, quiet_export():
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(ctx.written["onnx"]), str(prepared), skip_symbolic_shape=True)
-        quantized = Path(tmp) / "qdq.onnx"
-        quantize_static(
+    quantize_onnx(
+        ctx,
+        path,
+        lambda prepared, quantized: quantize_static(
             prepared,
             quantized,
             _Batches(ctx.calibration_images()),
@@ -48,6 +43,5 @@ def onnx_to_qdq_onnx(ctx: ExportContext, path: Path) -> None:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
-        )
-        model = onnx.load(quantized)
-    save_checked(model, ctx, path)
+        ),
+    )

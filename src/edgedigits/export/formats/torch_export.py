@@ -6,25 +6,17 @@ from pathlib import Path
 
 import torch
 
-from edgedigits.export.formats.context import ExportContext
-from edgedigits.export.formats.quiet import quiet_export
+from edgedigits.export.formats.context import EXTRA_FILE, ExportContext
 from edgedigits.train.model import NumpyModule
-
-EXTRA_FILE = "edgedigits.json"
 
 
 def torch_to_pt2(ctx: ExportContext, path: Path) -> None:
-    batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    with quiet_export():
-        program = torch.export.export(
-            ctx.model.eval(), (ctx.example(),), dynamic_shapes={"image": {0: batch}}
-        )
-        torch.export.save(program, str(path), extra_files={EXTRA_FILE: ctx.metadata_json()})
+    program = torch.export.export(ctx.model.eval(), (ctx.example(),), dynamic_shapes=ctx.dynamic_batch())
+    torch.export.save(program, str(path), extra_files={EXTRA_FILE: ctx.metadata_json()})
 
 
 class ExportedProgramModel(NumpyModule):
     """The program as ``torch.export.load`` gives it back."""
 
     def __init__(self, path: Path) -> None:
-        with quiet_export():
-            super().__init__(torch.export.load(str(path)).module())
+        super().__init__(torch.export.load(str(path)).module())

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import torch
 
-from edgedigits.export.formats.context import ExportContext
-from edgedigits.export.formats.quiet import quiet_export
+from edgedigits.export.formats.context import EXTRA_FILE, ExportContext
+from edgedigits.export.formats.quiet import JIT_LOAD, JIT_SAVE, JIT_SCRIPT, quiet_export
 from edgedigits.train.model import NumpyModule
-
-EXTRA_FILE = "edgedigits.json"
 
 
 def save_scripted(module: torch.nn.Module, ctx: ExportContext, path: Path) -> None:
-    with quiet_export():
+    with quiet_export(JIT_SCRIPT, JIT_SAVE):
         scripted = torch.jit.script(module)
         torch.jit.save(scripted, str(path), _extra_files={EXTRA_FILE: ctx.metadata_json()})
 
@@ -27,5 +25,5 @@ class TorchScriptModel(NumpyModule):
     """The file as libtorch runs it: plain ``torch.jit.load``, no edgedigits code."""
 
     def __init__(self, path: Path) -> None:
-        with quiet_export():
+        with quiet_export(JIT_LOAD):
             super().__init__(torch.jit.load(str(path), map_location="cpu").eval())
