@@ -59,11 +59,23 @@ def trained(tmp_path_factory, data_dir):
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory, trained, data_dir):
-    """Every registered format (int8 included) exported from the shared training run."""
+def release(tmp_path_factory) -> Path:
+    """A folder holding a copy of the shipped release checkpoint (default recipe) and its metrics: what
+    the export and proof tests start from, without paying for training."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("release")
+    for name in ("mnist_mlp.pt", "train_metrics.json"):
+        shutil.copy(REPO / "models" / name, out / name)
+    return out
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, release, data_dir):
+    """Every registered format (int8 included) exported from the release checkpoint."""
     from edgedigits.export.exporter import ExportConfig, export
 
-    out, _ = trained
+    out = release
     models = tmp_path_factory.mktemp("exported")
     manifest = export(
         ExportConfig(checkpoint=out / "mnist_mlp.pt", out=models, quantize=True, data_dir=data_dir),

@@ -144,8 +144,8 @@ def test_metadata_round_trip_in_every_container(exported):
     )
 
 
-def test_export_makes_no_deprecation_noise(trained, data_dir, tmp_path):
-    out, _ = trained
+def test_export_makes_no_deprecation_noise(release, data_dir, tmp_path):
+    out = release
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         export(
@@ -199,8 +199,8 @@ def test_quiet_export_drops_only_known_noise_so_other_deprecations_reach_the_cal
     ]
 
 
-def test_failed_export_leaves_previous_artifacts_intact(trained, tmp_path, monkeypatch):
-    out, _ = trained
+def test_failed_export_leaves_previous_artifacts_intact(release, tmp_path, monkeypatch):
+    out = release
     config = ExportConfig(
         checkpoint=out / "mnist_mlp.pt", out=tmp_path, formats=("onnx", "torch_export", "c")
     )
@@ -217,8 +217,8 @@ def test_failed_export_leaves_previous_artifacts_intact(trained, tmp_path, monke
     assert {p.name: sha256_file(p) for p in tmp_path.iterdir()} == before
 
 
-def test_a_narrower_export_removes_what_it_no_longer_writes(trained, tmp_path):
-    out, _ = trained
+def test_a_narrower_export_removes_what_it_no_longer_writes(release, tmp_path):
+    out = release
     formats = ("onnx", "openvino", "onnx_int8", "c_int8")
     export(ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, formats=formats), log=lambda _: None)
     assert {p.name for p in tmp_path.glob("mnist_mlp*")} == {
@@ -247,8 +247,8 @@ def test_default_export_is_every_fp32_row_and_quantize_adds_the_int8_ones(export
     ]
 
 
-def test_normalization_flag_refused_for_checkpoints_that_carry_one(trained, tmp_path):
-    out, _ = trained
+def test_normalization_flag_refused_for_checkpoints_that_carry_one(release, tmp_path):
+    out = release
     with pytest.raises(UsageError, match="carries its normalization"):
         export(
             ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, normalization=Normalization(0.5, 0.5))
@@ -258,10 +258,10 @@ def test_normalization_flag_refused_for_checkpoints_that_carry_one(trained, tmp_
 @pytest.mark.parametrize(
     ("kw", "message"), [({"opset": 9}, "--opset"), ({"checkpoint": "nope.pt"}, "no such file")]
 )
-def test_bad_export_options(tmp_path, trained, kw, message):
+def test_bad_export_options(tmp_path, release, kw, message):
     from pathlib import Path
 
-    kw = {"checkpoint": trained[0] / "mnist_mlp.pt", "out": tmp_path} | {
+    kw = {"checkpoint": release / "mnist_mlp.pt", "out": tmp_path} | {
         k: Path(v) if k == "checkpoint" else v for k, v in kw.items()
     }
     with pytest.raises(UsageError, match=message):

@@ -86,8 +86,8 @@ def test_sigint_stops_cleanly_with_a_resume_hint(data_dir, tmp_path):
     assert no_partial_files(tmp_path)
 
 
-def test_killed_export_leaves_the_previous_export_intact(trained, data_dir, tmp_path):
-    out, _ = trained
+def test_killed_export_leaves_the_previous_export_intact(release, data_dir, tmp_path):
+    out = release
     models = tmp_path / "models"
     assert cli("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models)).returncode == 0
     before = {p.name: sha256_file(p) for p in models.iterdir()}

@@ -121,9 +121,9 @@ def test_a_pte_from_another_executorch_release_is_refused(reference, models_copy
     assert check.status == "fail" and "was written by executorch 0.0.1" in check.failures[0]
 
 
-def test_missing_runtime_is_a_visible_skip_and_require_all_fails(trained, data_dir, tmp_path):
+def test_missing_runtime_is_a_visible_skip_and_require_all_fails(release, data_dir, tmp_path):
     models = tmp_path / "m"
-    export(ExportConfig(checkpoint=trained[0] / "mnist_mlp.pt", out=models, formats=("openvino",)), print)
+    export(ExportConfig(checkpoint=release / "mnist_mlp.pt", out=models, formats=("openvino",)), print)
     shadow = tmp_path / "shadow" / "openvino"  # an openvino that cannot be imported, as if not installed
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('No module named openvino')\n")
@@ -143,7 +143,7 @@ def test_missing_runtime_is_a_visible_skip_and_require_all_fails(trained, data_d
     ]
 
 
-def test_export_leaves_out_formats_whose_extra_is_missing(trained, tmp_path, monkeypatch):
+def test_export_leaves_out_formats_whose_extra_is_missing(release, tmp_path, monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
@@ -152,18 +152,18 @@ def test_export_leaves_out_formats_whose_extra_is_missing(trained, tmp_path, mon
     )
     lines = []
     rows = select(
-        ExportConfig(checkpoint=trained[0] / "mnist_mlp.pt", out=tmp_path, quantize=True), lines.append
+        ExportConfig(checkpoint=release / "mnist_mlp.pt", out=tmp_path, quantize=True), lines.append
     )
     assert "executorch" not in [f.name for f in rows] and "executorch_int8" not in [f.name for f in rows]
     assert lines == ["left out executorch, executorch_int8: pip install 'edgedigits[executorch]'"]
     with pytest.raises(MissingRuntime, match=r"--formats executorch needs its runtime: pip install"):
         select(
-            ExportConfig(checkpoint=trained[0] / "mnist_mlp.pt", out=tmp_path, formats=("executorch",)), print
+            ExportConfig(checkpoint=release / "mnist_mlp.pt", out=tmp_path, formats=("executorch",)), print
         )
 
 
-def test_export_formats_option_builds_what_a_format_is_built_from(trained, tmp_path):
-    ckpt = str(trained[0] / "mnist_mlp.pt")
+def test_export_formats_option_builds_what_a_format_is_built_from(release, tmp_path):
+    ckpt = str(release / "mnist_mlp.pt")
     proc = cli("export", "--checkpoint", ckpt, "--out", str(tmp_path / "m"), "--formats", "ort,c")
     assert proc.returncode == 0, proc.stderr
     assert "also exporting onnx: the formats asked for are built from it" in proc.stderr
@@ -183,7 +183,7 @@ def copy_of_onnx(ctx, path):
     path.write_bytes(ctx.written["onnx"].read_bytes())
 
 
-def test_a_new_row_is_all_a_new_format_needs(trained, data_dir, tmp_path, monkeypatch):
+def test_a_new_row_is_all_a_new_format_needs(release, data_dir, tmp_path, monkeypatch):
     from edgedigits.proof import bench
 
     row = Format("onnx_copy", ".copy.onnx", f"{__name__}:copy_of_onnx", ("onnx",), ("onnxruntime",), FP32)
@@ -192,7 +192,7 @@ def test_a_new_row_is_all_a_new_format_needs(trained, data_dir, tmp_path, monkey
     lines = []
     models = tmp_path / "m"
     export(
-        ExportConfig(checkpoint=trained[0] / "mnist_mlp.pt", out=models, formats=("onnx_copy",)), lines.append
+        ExportConfig(checkpoint=release / "mnist_mlp.pt", out=models, formats=("onnx_copy",)), lines.append
     )
     assert "also exporting onnx: the formats asked for are built from it" in lines
     ref = load_reference(models, data_dir)

@@ -62,7 +62,8 @@ def test_tampered_bytes_fail_on_the_hash(models_copy, data_dir):
     assert proc.returncode == 1
     assert "✗ torchscript/torch.jit" in proc.stdout and "sha256 of mnist_mlp.ts does not match" in proc.stdout
     assert proc.stderr.strip().splitlines() == [
-        f"error: 1 of {CHECKS} parity checks failed: torchscript/torch.jit"
+        f"error: 1 of {CHECKS} parity checks failed: torchscript/torch.jit (sha256 of mnist_mlp.ts does not "
+        "match the manifest (tampered or re-exported?))"
     ]
 
 
@@ -103,8 +104,8 @@ def test_missing_manifest_is_one_line(tmp_path):
     )
 
 
-def test_tutorial_state_dict_exports_and_verifies(trained, data_dir, tmp_path):
-    out, _ = trained
+def test_tutorial_state_dict_exports_and_verifies(release, data_dir, tmp_path):
+    out = release
     torch.save(load_model(out / "mnist_mlp.pt").net.state_dict(), tmp_path / "tutorial_state.pt")
     manifest = export(
         ExportConfig(

@@ -126,7 +126,8 @@ def raise_on_failure(checks: list[Check], require_all: bool = False) -> None:
     skipped = [c for c in checks if c.status == "skip"]
     if failed:
         raise ParityError(
-            f"{len(failed)} of {len(checks)} parity checks failed: " + ", ".join(c.backend for c in failed)
+            f"{len(failed)} of {len(checks)} parity checks failed: "
+            + "; ".join(f"{c.backend} ({c.failures[0]})" for c in failed)
         )
     if require_all and skipped:
         hints = sorted({c.skipped for c in skipped if c.skipped})
