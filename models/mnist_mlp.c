@@ -19,7 +19,7 @@
 void mnist_mlp_logits(const float image[784], float logits[10]);
 extern const char *const mnist_mlp_metadata;
 const char *const mnist_mlp_metadata =
-    "{\"checkpoint_sha256\": \"ad0a948f02f938565af752b9d1df1421043cfbab64f81de6337e10af8c94f474\", \"edgedigits_version\": \"0.1.0\", \"input_polarity\": \"light-on-dark\", \"input_range\": \"[0, 1]\", \"labels\": \"[\\\"0\\\", \\\"1\\\", \\\"2\\\", \\\"3\\\", \\\"4\\\", \\\"5\\\", \\\"6\\\", \\\"7\\\", \\\"8\\\", \\\"9\\\"]\", \"normalization\": \"{\\\"mean\\\": 0.1307, \\\"std\\\": 0.3081}\", \"recipe\": \"default\", \"reject\": \"{\\\"digits_kept\\\": [0.9986, 0.99], \\\"non_digits_rejected\\\": 0.9055, \\\"score\\\": \\\"max_softmax\\\", \\\"threshold\\\": 0.241824}\", \"test_accuracy\": \"0.990100\"}";
+    "{\"checkpoint_sha256\": \"ad0a948f02f938565af752b9d1df1421043cfbab64f81de6337e10af8c94f474\", \"edgedigits_version\": \"0.1.0\", \"input_polarity\": \"light-on-dark\", \"input_range\": \"[0, 1]\", \"labels\": \"[\\\"0\\\", \\\"1\\\", \\\"2\\\", \\\"3\\\", \\\"4\\\", \\\"5\\\", \\\"6\\\", \\\"7\\\", \\\"8\\\", \\\"9\\\"]\", \"normalization\": \"{\\\"mean\\\": 0.1307, \\\"std\\\": 0.3081}\", \"recipe\": \"default\", \"reject\": \"{\\\"digits_kept\\\": [0.9986, 0.99], \\\"non_digits_rejected\\\": 0.9055, \\\"score\\\": \\\"max_softmax\\\", \\\"threshold\\\": 0.241824}\", \"teacher\": \"\", \"test_accuracy\": \"0.990100\"}";
 
 static const float fc1_w[784][128] = {
     {
