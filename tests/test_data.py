@@ -1,11 +1,10 @@
 import gzip
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from conftest import cli
 from edgedigits.core import data
 from edgedigits.core.errors import DataError
 
@@ -73,20 +72,25 @@ def test_root_resolution_order(tmp_path, monkeypatch):
     assert data.resolve_root(None) == tmp_path / "cache" / "edgedigits" / "data"
 
 
-def test_missing_data_offline_is_one_line_without_traceback(tmp_path):
+def test_missing_data_offline_is_one_line_without_traceback(tmp_path, monkeypatch):
+    import urllib.error
+
+    import torchvision.datasets
+
+    def offline(*_args, **_kwargs):  # what torchvision raises with no network, whatever the machine has
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
     empty = tmp_path / "nowhere"
-    proc = subprocess.run(
-        [sys.executable, "-m", "edgedigits", "train", "--data-dir", str(empty), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = cli("train", "--data-dir", str(empty), "--out", str(tmp_path / "o"))
     assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert str(empty / "MNIST" / "raw") in lines[0]
-    assert "--data-dir" in lines[0] and "EDGEDIGITS_DATA" in lines[0]
+    assert proc.stderr.strip().splitlines() == [
+        f"error: MNIST not found in {empty / 'MNIST' / 'raw'} (looked for "
+        "train-images-idx3-ubyte/train-labels-idx1-ubyte, t10k-images-idx3-ubyte/t10k-labels-idx1-ubyte, "
+        "raw or .gz) and the download failed (URLError: <urlopen error [Errno -3] Temporary failure in name "
+        "resolution>); copy the four IDX files there, or point --data-dir / $EDGEDIGITS_DATA at a folder "
+        "holding MNIST/raw/"
+    ]
     assert not (tmp_path / "o" / "mnist_mlp.pt").exists()
 
 

@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import onnx
@@ -49,8 +50,17 @@ def test_cli_verify_table_and_json(exported, data_dir):
 
 
 def test_terminal_table_is_rich_and_coloured(reference):
-    text = table(verify(reference)).rich(width=140)
-    assert "\x1b[" in text and "✓" in text and "c_int8/ctypes" in text
+    checks = verify(reference)
+    checks[1].failures.append("made up")
+    checks[2].skipped = "pip install something"
+    out = table(checks)
+    text = out.rich(width=200)
+    assert "\x1b[32m✓" in text and "\x1b[1;31m✗" in text and "\x1b[33m–" in text  # pass, fail, skip
+    plain_rows = [r for r in out.plain().splitlines() if not r.startswith(" ")][1:]
+    rich_rows = [re.sub(r"\x1b\[[0-9;]*m", "", r).split() for r in text.splitlines()]
+    for row in plain_rows:  # every row of the plain table, its cells in the same order
+        assert row.split() in rich_rows, row
+    assert "made up" in text and "skipped: pip install something" in text
 
 
 def test_tampered_bytes_fail_on_the_hash(models_copy, data_dir):

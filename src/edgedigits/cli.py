@@ -239,15 +239,16 @@ def bench(
         "models"
     ),
     data_dir: DataDir = None,
-    runs: Annotated[int, typer.Option(help="Timed batch-1 runs per backend, after 50 warm-up runs.")] = 500,
+    runs: Annotated[
+        int, typer.Option(min=10, help="Timed batch-1 runs per backend, after 50 warm-up runs.")
+    ] = 500,
     json_output: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
     """Size, flash/RAM (C), accuracy, batch-1 latency and throughput per artifact, on one thread."""
     from edgedigits.proof.bench import bench as run_bench
-    from edgedigits.proof.bench import check_runs, table, to_json
+    from edgedigits.proof.bench import table, to_json
     from edgedigits.proof.reference import load_reference
 
-    check_runs(runs)  # before the test set is read
     rows = run_bench(load_reference(models, data_dir), runs)
     _print_table(table(rows), to_json(rows) if json_output else None)
 
@@ -419,7 +420,7 @@ def report(
     data_dir: DataDir = None,
     out: Annotated[Path, typer.Option(help="Folder for index.html and its PNGs.")] = Path("reports"),
     bench_runs: Annotated[
-        int, typer.Option(help="Timed batch-1 runs per backend for the speed table.")
+        int, typer.Option(min=10, help="Timed batch-1 runs per backend for the speed table.")
     ] = 200,
 ) -> None:
     """Write an HTML report: training curves, confusion, misclassified digits, parity, speed, scenes."""

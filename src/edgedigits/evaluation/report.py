@@ -37,8 +37,6 @@ class ReportConfig:
             raise UsageError(f"--models {self.models} is not a folder")
         if problem := writable_dir_problem(self.out):
             raise UsageError(f"--out {problem}")
-        if self.bench_runs < 10:
-            raise UsageError(f"--bench-runs must be >= 10, got {self.bench_runs}")
 
 
 def _pyplot():
