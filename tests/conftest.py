@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -77,11 +78,11 @@ def exported(tmp_path_factory, release, data_dir):
 
     out = release
     models = tmp_path_factory.mktemp("exported")
-    manifest = export(
+    export(
         ExportConfig(checkpoint=out / "mnist_mlp.pt", out=models, quantize=True, data_dir=data_dir),
         log=lambda _: None,
     )
-    return models, manifest
+    return models, json.loads((models / "manifest.json").read_text())  # as the file holds it
 
 
 @pytest.fixture(scope="session")

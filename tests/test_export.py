@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from edgedigits.core import contract
 from edgedigits.core.errors import ArtifactError, UsageError
 from edgedigits.core.files import sha256_file
-from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME
+from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME, read_manifest
 from edgedigits.core.registry import BY_NAME, FORMATS, RUNTIME
 from edgedigits.core.rules import INT8
 from edgedigits.export.exporter import ExportConfig, export
@@ -27,8 +27,8 @@ CONSUMERS = [(f.name, backend) for f in FORMATS for backend in f.runtimes]
 FP32_CONSUMERS = [(name, b) for name, b in CONSUMERS if not BY_NAME[name].int8]
 
 
-def eager_of(models, manifest):
-    return eager_model(models, manifest).predict
+def eager_of(models):
+    return eager_model(models, read_manifest(models)).predict
 
 
 def test_every_registered_format_is_exported_and_covered(exported):
@@ -64,7 +64,7 @@ def test_fp32_parity_at_dynamic_batch_sizes(exported, name, backend, batch):
     models, manifest = exported
     predict = RUNTIME[backend].open(models / BY_NAME[name].filename).predict
     x = np.random.default_rng(batch).random((batch, 1, 28, 28), dtype=np.float32)
-    got, want = predict(x), eager_of(models, manifest)(x)
+    got, want = predict(x), eager_of(models)(x)
     assert got.shape == (batch, 10)
     assert np.abs(got - want).max() <= BY_NAME[name].rule.max_abs_diff
 
@@ -73,7 +73,7 @@ def test_fp32_parity_at_dynamic_batch_sizes(exported, name, backend, batch):
 def test_fp32_parity_on_generated_inputs(exported, name, backend):
     models, manifest = exported
     predict = RUNTIME[backend].open(models / BY_NAME[name].filename).predict
-    eager = eager_of(models, manifest)
+    eager = eager_of(models)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(
@@ -96,7 +96,7 @@ def test_int8_agrees_on_the_test_set(exported, data_dir, name, backend):
     models, manifest = exported
     inputs = make_inputs(data_dir)
     got = RUNTIME[backend].open(models / BY_NAME[name].filename).predict(inputs.test_images)
-    want = eager_of(models, manifest)(inputs.test_images)
+    want = eager_of(models)(inputs.test_images)
     assert (got.argmax(1) == want.argmax(1)).mean() >= INT8.min_agreement
     drop = (want.argmax(1) == inputs.test_labels).mean() - (got.argmax(1) == inputs.test_labels).mean()
     assert drop <= INT8.max_accuracy_drop
@@ -232,7 +232,7 @@ def test_a_narrower_export_removes_what_it_no_longer_writes(release, tmp_path):
     manifest = export(
         ExportConfig(checkpoint=out / "mnist_mlp.pt", out=tmp_path, formats=("onnx",)), lines.append
     )
-    assert [a["format"] for a in manifest["artifacts"]] == ["onnx"]
+    assert [a.format for a in manifest.artifacts] == ["onnx"]
     assert {p.name for p in tmp_path.glob("mnist_mlp*")} == {"mnist_mlp.onnx"}
     assert sum(line.startswith("removed stale") for line in lines) == 4  # the .bin beside the .xml too
 

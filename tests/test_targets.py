@@ -16,7 +16,7 @@ from conftest import REPO, cli, cli_process
 from edgedigits.core import registry
 from edgedigits.core.errors import MissingRuntime, UsageError
 from edgedigits.core.files import sha256_file
-from edgedigits.core.manifest import MANIFEST_NAME
+from edgedigits.core.manifest import MANIFEST_NAME, read_manifest
 from edgedigits.core.registry import BY_NAME, FORMATS, TORCH, Format, c_compiler
 from edgedigits.core.rules import FP32
 from edgedigits.export.exporter import ExportConfig, export, select
@@ -33,9 +33,9 @@ C_FILES = ("mnist_mlp.c", "mnist_mlp.int8.c")
 
 def only(reference, models: Path, *files: str):
     """``reference`` pointed at ``models`` with its manifest cut to ``files`` (a verify of a few rows)."""
-    manifest = json.loads((models / MANIFEST_NAME).read_text())
-    manifest["artifacts"] = [a for a in manifest["artifacts"] if a["file"] in files]
-    return replace(reference, models=models, manifest=manifest)
+    manifest = read_manifest(models)
+    kept = tuple(a for a in manifest.artifacts if a.file in files)
+    return replace(reference, models=models, manifest=replace(manifest, artifacts=kept))
 
 
 @pytest.mark.parametrize("name", C_FILES)

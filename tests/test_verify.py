@@ -126,8 +126,8 @@ def test_tutorial_state_dict_exports_and_verifies(release, data_dir, tmp_path):
         ),
         log=lambda _: None,
     )
-    assert manifest["metadata"]["recipe"] == "external"
-    assert json.loads(manifest["metadata"]["normalization"]) == {"mean": 0.1307, "std": 0.3081}
+    assert manifest.metadata["recipe"] == "external"
+    assert json.loads(manifest.metadata["normalization"]) == {"mean": 0.1307, "std": 0.3081}
     checks = verify(load_reference(tmp_path / "m", data_dir))
     assert all(c.status == "pass" for c in checks), table(checks).plain()
     assert checks[0].accuracy > 0.9  # right normalization -> the trained accuracy survives

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from importlib import metadata as dist_metadata
 from pathlib import Path
 
@@ -15,27 +17,132 @@ REFERENCE_NAME = "reference.npz"  # the eager logits export stores for proof wit
 ENTRY_KEYS = ("format", "file", "sha256", "dtype")
 
 
-def read_manifest(models: Path) -> dict:
+@dataclass(frozen=True)
+class FileEntry:
+    """One file on disk as export recorded it."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+    def problem(self, folder: Path) -> str | None:
+        """Why the file in ``folder`` is not the one recorded, or None."""
+        path = folder / self.file
+        if not path.is_file():
+            return f"{path} is missing"
+        if sha256_file(path) != self.sha256:
+            return f"sha256 of {self.file} does not match the manifest (tampered or re-exported?)"
+        return None
+
+    @classmethod
+    def of(cls, folder: Path, name: str) -> FileEntry:
+        return cls(name, sha256_file(folder / name), (folder / name).stat().st_size)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One registry row's output: its main file, the files written beside it, and the versions of the
+    tools a runtime must match."""
+
+    format: str
+    main: FileEntry
+    dtype: str
+    companions: tuple[FileEntry, ...] = ()
+    built_with: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self.main.file
+
+    @property
+    def files(self) -> tuple[FileEntry, ...]:
+        return (self.main, *self.companions)
+
+    @property
+    def total_bytes(self) -> int:
+        """Its size on disk, the files written beside it included."""
+        return sum(f.bytes for f in self.files)
+
+    def problem(self, folder: Path) -> str | None:
+        """Why the artifact in ``folder`` (its companions too) does not match this entry, or None."""
+        return next((p for f in self.files if (p := f.problem(folder))), None)
+
+    def to_json(self) -> dict:
+        out = {"format": self.format, **asdict(self.main), "dtype": self.dtype}
+        if self.companions:
+            out["companions"] = [asdict(c) for c in self.companions]
+        if self.built_with:
+            out["built_with"] = dict(self.built_with)
+        return out
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version: str
+    checkpoint: FileEntry  # bytes unrecorded (0): the checkpoint is not an artifact
+    metadata: Mapping[str, str]
+    artifacts: tuple[Artifact, ...]
+    reference: Mapping[str, str | int] | None = None  # the stored eager logits (proof.reference)
+
+    def to_json(self) -> dict:
+        out = {
+            "edgedigits_version": self.version,
+            "checkpoint": {"file": self.checkpoint.file, "sha256": self.checkpoint.sha256},
+            "metadata": dict(self.metadata),
+            "artifacts": [a.to_json() for a in self.artifacts],
+        }
+        return out | ({"reference": dict(self.reference)} if self.reference else {})
+
+    def normalization(self) -> tuple[float, float]:
+        norm = json.loads(self.metadata[META_NORMALIZATION])
+        return float(norm["mean"]), float(norm["std"])
+
+    def check_all(self, folder: Path) -> None:
+        """Refuse a models folder any of whose listed artifacts does not match its hash."""
+        for artifact in self.artifacts:
+            if problem := artifact.problem(folder):
+                raise ArtifactError(f"{problem}; re-run `edgedigits export` or restore the file")
+
+
+def read_manifest(models: Path) -> Manifest:
     if models.exists() and not models.is_dir():
         raise UsageError(f"--models {models} is a file; give the folder holding {MANIFEST_NAME}")
     path = models / MANIFEST_NAME
     if not path.is_file():
         raise ArtifactError(f"{path} not found; run `edgedigits export --out {models}` first")
     try:
-        manifest = json.loads(path.read_text())
+        raw = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path} is not valid JSON ({exc})") from exc
     if not (
-        isinstance(manifest, dict)
-        and isinstance(manifest.get("artifacts"), list)
-        and isinstance(manifest.get("checkpoint"), dict)
-        and isinstance(manifest.get("metadata"), dict)
+        isinstance(raw, dict)
+        and isinstance(raw.get("artifacts"), list)
+        and isinstance(raw.get("checkpoint"), dict)
+        and isinstance(raw.get("metadata"), dict)
     ):
         raise ArtifactError(f"{path} is not an edgedigits manifest (needs artifacts, checkpoint, metadata)")
-    problem = _entry_problem(manifest)
+    problem = _entry_problem(raw)
     if problem:
         raise ArtifactError(f"{path} is damaged: {problem}")
-    return manifest
+    checkpoint = raw["checkpoint"]
+    return Manifest(
+        version=str(raw.get("edgedigits_version", "")),
+        checkpoint=FileEntry(checkpoint["file"], checkpoint["sha256"], 0),
+        metadata=raw["metadata"],
+        artifacts=tuple(
+            Artifact(
+                format=e["format"],
+                main=FileEntry(e["file"], e["sha256"], e["bytes"]),
+                dtype=e["dtype"],
+                companions=tuple(
+                    FileEntry(c["file"], c["sha256"], c["bytes"]) for c in e.get("companions", [])
+                ),
+                built_with=e.get("built_with", {}),
+            )
+            for e in raw["artifacts"]
+        ),
+        reference=raw.get("reference"),
+    )
 
 
 def _entry_problem(manifest: dict) -> str | None:
@@ -76,54 +183,26 @@ def _entry_problem(manifest: dict) -> str | None:
     return None
 
 
-def artifact_bytes(entry: dict) -> int:
-    """An artifact's size on disk, the files written beside it included."""
-    return entry["bytes"] + sum(c["bytes"] for c in entry.get("companions", []))
-
-
-def artifact_problem(path: Path, entry: dict) -> str | None:
-    """Why ``path`` (and the files written beside it) does not match its manifest ``entry``, or None."""
-    for file, sha in (
-        (path, entry.get("sha256")),
-        *((path.parent / c["file"], c["sha256"]) for c in entry.get("companions", [])),
-    ):
-        if not file.is_file():
-            return f"{file} is missing"
-        if sha256_file(file) != sha:
-            return f"sha256 of {file.name} does not match the manifest (tampered or re-exported?)"
-    return None
-
-
-def version_problem(entry: dict) -> str | None:
+def version_problem(artifact: Artifact) -> str | None:
     """A file tied to the release of the tool that wrote it (an ExecuTorch .pte) run by another release.
     A tool that is not installed at all is not a mismatch: its loader says what to install."""
-    for dist, wrote in entry.get("built_with", {}).items():
+    for dist, wrote in artifact.built_with.items():
         try:
             have = dist_metadata.version(dist)
         except dist_metadata.PackageNotFoundError:
             continue
         if have != wrote:
-            return f"{entry['file']} was written by {dist} {wrote}, this machine has {have}; re-export it"
+            return f"{artifact.file} was written by {dist} {wrote}, this machine has {have}; re-export it"
     return None
-
-
-def check_all(models: Path, manifest: dict) -> None:
-    """Refuse a models folder any of whose listed artifacts does not match its hash."""
-    for entry in manifest["artifacts"]:
-        problem = artifact_problem(models / entry["file"], entry)
-        if problem:
-            raise ArtifactError(f"{problem}; re-run `edgedigits export` or restore the file")
 
 
 def check_if_listed(model: Path) -> None:
     """A model file that sits beside a manifest listing it must match its recorded hash."""
-    manifest_path = model.parent / MANIFEST_NAME
-    if not manifest_path.is_file():
+    if not (model.parent / MANIFEST_NAME).is_file():
         return
-    manifest = read_manifest(model.parent)
-    for entry in manifest["artifacts"]:
-        if entry.get("file") == model.name:
-            if problem := artifact_problem(model, entry):
+    for artifact in read_manifest(model.parent).artifacts:
+        if artifact.file == model.name:
+            if problem := artifact.problem(model.parent):
                 raise ArtifactError(f"{problem}; refusing to run an artifact that differs from its manifest")
-            if problem := version_problem(entry):
+            if problem := version_problem(artifact):
                 raise ArtifactError(problem)

@@ -155,7 +155,6 @@ def scenes_png(
 
 
 def build(config: ReportConfig, log=print) -> Path:
-    from edgedigits.core.manifest import check_all
     from edgedigits.core.registry import BY_NAME
     from edgedigits.proof import bench, verify
     from edgedigits.proof.reference import load_reference
@@ -165,7 +164,7 @@ def build(config: ReportConfig, log=print) -> Path:
 
     ref = load_reference(config.models, config.data_dir)  # the test set, read once for every section
     manifest = ref.manifest
-    check_all(config.models, manifest)
+    manifest.check_all(config.models)
     metrics = read_metrics(config.models / METRICS_NAME)
     onnx_path = config.models / BY_NAME["onnx"].filename
     images, labels = ref.inputs.test_images, ref.inputs.test_labels
@@ -202,7 +201,7 @@ img{{max-width:100%}}</style></head><body>
 <p>Model: <code>{html.escape(str(onnx_path))}</code>, recipe <b>{html.escape(str(metrics["recipe"]))}</b>,
 test accuracy <b>{metrics["test_accuracy"]:.2%}</b> after {metrics["epochs"]} epochs in
 {metrics["train_seconds"]:.1f} s on {html.escape(str(metrics["device"]))}; checkpoint sha256
-<code>{html.escape(manifest["checkpoint"]["sha256"][:16])}…</code></p>
+<code>{html.escape(manifest.checkpoint.sha256[:16])}…</code></p>
 <h2>Training</h2>{img("curves.png", "training curves")}
 <h2>Errors on the MNIST test set</h2>{img("confusion.png", "confusion matrix")}
 {img("misclassified.png", "misclassified digits")}

@@ -25,7 +25,7 @@ from edgedigits import __version__
 from edgedigits.core import contract, data, registry
 from edgedigits.core.errors import ArtifactError, EdgeDigitsError, MissingRuntime, UsageError, first_line
 from edgedigits.core.files import sha256_file, writable_dir_problem, write_json_atomic
-from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME, artifact_bytes
+from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME, Artifact, FileEntry, Manifest
 from edgedigits.core.registry import Format, build_order
 from edgedigits.export.formats.context import ExportContext
 from edgedigits.proof.reference import make_inputs, run_all, write_reference
@@ -114,7 +114,7 @@ def calibration_images(data_dir: Path | None) -> np.ndarray:
     return data.as_model_input(train.images[np.sort(pick)])
 
 
-def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
+def export(config: ExportConfig, log: Callable[[str], None] = print) -> Manifest:
     """Write the artifacts and return the manifest."""
     rows = select(config, log)
     loaded = load_model(config.checkpoint)
@@ -159,7 +159,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
                 ) from exc
             ctx.written[fmt.name] = staged
             entry = _entry(fmt, staging)
-            size = artifact_bytes(entry)
+            size = entry.total_bytes
             log(
                 f"exported {fmt.name:<17} {str(config.out / fmt.filename):<40} {size / 1024:7.1f} KiB  "
                 f"{time.perf_counter() - t0:5.2f}s"
@@ -172,14 +172,14 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
         log(f"stored the eager logits on {len(inputs.test_labels):,} test images in {REFERENCE_NAME}")
         for name in (*(n for fmt in rows for n in fmt.files), REFERENCE_NAME):
             os.replace(staging / name, config.out / name)
-        manifest = {
-            "edgedigits_version": __version__,
-            "checkpoint": {"file": _relative(config.checkpoint, config.out), "sha256": checkpoint_sha},
-            "metadata": metadata,
-            "reference": reference,
-            "artifacts": entries,
-        }
-        write_json_atomic(config.out / MANIFEST_NAME, manifest)
+        manifest = Manifest(
+            version=__version__,
+            checkpoint=FileEntry(_relative(config.checkpoint, config.out), checkpoint_sha, 0),
+            metadata=metadata,
+            artifacts=tuple(entries),
+            reference=reference,
+        )
+        write_json_atomic(config.out / MANIFEST_NAME, manifest.to_json())
         log(f"wrote {config.out / MANIFEST_NAME}")
         # an artifact this export did not produce would no longer match the checkpoint
         for fmt in registry.FORMATS:
@@ -193,22 +193,19 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> dict:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _entry(fmt: Format, folder: Path) -> dict:
+def _entry(fmt: Format, folder: Path) -> Artifact:
     """The manifest entry of a staged artifact: hash and size of every file it is made of, and the
     versions of the tools a runtime must match."""
     for name in fmt.files:
         if not (folder / name).is_file():
             raise ArtifactError(f"export to {fmt.name} did not write {name}")
-    entry = {"format": fmt.name, **_file(folder, fmt.filename), "dtype": "int8" if fmt.int8 else "float32"}
-    if fmt.companions:
-        entry["companions"] = [_file(folder, name) for name in fmt.files[1:]]
-    if fmt.built_with:
-        entry["built_with"] = {dist: dist_metadata.version(dist) for dist in fmt.built_with}
-    return entry
-
-
-def _file(folder: Path, name: str) -> dict:
-    return {"file": name, "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+    return Artifact(
+        format=fmt.name,
+        main=FileEntry.of(folder, fmt.filename),
+        dtype="int8" if fmt.int8 else "float32",
+        companions=tuple(FileEntry.of(folder, name) for name in fmt.files[1:]),
+        built_with={dist: dist_metadata.version(dist) for dist in fmt.built_with},
+    )
 
 
 def _relative(path: Path, base: Path) -> str:

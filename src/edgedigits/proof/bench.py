@@ -18,7 +18,6 @@ import numpy as np
 
 from edgedigits.core import registry
 from edgedigits.core.errors import ArtifactError, MissingRuntime, UsageError
-from edgedigits.core.manifest import artifact_bytes, check_all
 from edgedigits.core.registry import TRAIN
 from edgedigits.core.tables import Row, Table, cell
 from edgedigits.proof.reference import Reference
@@ -83,13 +82,13 @@ def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
     if runs < MIN_RUNS:  # a library caller's slip; on the command line the option refuses it
         raise UsageError(f"runs must be >= {MIN_RUNS}, got {runs}")
     cv2.setNumThreads(1)
-    check_all(ref.models, ref.manifest)
+    ref.manifest.check_all(ref.models)
     rows = [_eager_row(ref, runs)]
-    for entry in ref.manifest["artifacts"]:
-        fmt, path = registry.BY_NAME.get(entry["format"]), ref.models / entry["file"]
+    for artifact in ref.manifest.artifacts:
+        fmt, path = registry.BY_NAME.get(artifact.format), ref.models / artifact.file
         if fmt is None:
-            raise ArtifactError(f"{ref.models / 'manifest.json'} lists an unknown format {entry['format']!r}")
-        size = artifact_bytes(entry)
+            raise ArtifactError(f"{ref.models / 'manifest.json'} lists an unknown format {artifact.format!r}")
+        size = artifact.total_bytes
         for runtime in fmt.consumers:
             if runtime.oracle:
                 continue
@@ -100,10 +99,10 @@ def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
                 predict = runtime.open(path).predict
                 footprint = fmt.measure_footprint(path)
             except (MissingRuntime, ArtifactError) as exc:  # not installed, or from another tool release
-                rows.append(BenchRow(name, entry["file"], size, skipped=str(exc)))
+                rows.append(BenchRow(name, artifact.file, size, skipped=str(exc)))
                 continue
             extra = {"flash_bytes": footprint.flash, "ram_bytes": footprint.ram} if footprint else {}
-            rows.append(_timed(name, entry["file"], size, predict, ref, runs, **extra))
+            rows.append(_timed(name, artifact.file, size, predict, ref, runs, **extra))
     return rows
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from edgedigits.core import data
 from edgedigits.core.errors import ArtifactError, DataError
 from edgedigits.core.files import sha256_file, write_bytes_atomic
-from edgedigits.core.manifest import REFERENCE_NAME, read_manifest
+from edgedigits.core.manifest import Manifest, read_manifest
 
 SINGLE_SAMPLES = 64  # test images also run one by one (batch 1)
 RANDOM_BATCH = 37  # odd on purpose
@@ -39,7 +39,7 @@ class Inputs:
 @dataclass(frozen=True)
 class Reference:
     models: Path
-    manifest: dict
+    manifest: Manifest
     inputs: Inputs
     full: np.ndarray  # eager logits on the whole test set
     other: np.ndarray  # eager logits on the batch-1 and random-image runs (see ``run_all``)
@@ -89,16 +89,16 @@ def load_reference(models: Path, data_dir: Path | None) -> Reference:
     """The manifest, the stored eager logits (checked against their hash) and the inputs they were made
     on (checked against the test set's hash)."""
     manifest = read_manifest(models)
-    entry = manifest.get("reference")
-    if not isinstance(entry, dict):
+    entry = manifest.reference
+    if entry is None:
         raise ArtifactError(
             f"{models / 'manifest.json'} records no reference outputs; re-run `edgedigits export` "
             "(this release stores the eager model's logits for proof without torch)"
         )
-    path = models / entry.get("file", REFERENCE_NAME)
+    path = models / str(entry["file"])
     if not path.is_file():
         raise ArtifactError(f"{path} is missing; verify needs the eager logits export stored there")
-    if sha256_file(path) != entry.get("sha256"):
+    if sha256_file(path) != entry["sha256"]:
         raise ArtifactError(f"sha256 of {path.name} does not match the manifest (tampered or re-exported?)")
     try:
         with np.load(path) as stored:
@@ -106,7 +106,7 @@ def load_reference(models: Path, data_dir: Path | None) -> Reference:
     except (OSError, KeyError, ValueError) as exc:
         raise ArtifactError(f"{path} is not an edgedigits reference file ({exc})") from exc
     inputs = make_inputs(data_dir, random_images)
-    if inputs.test_sha256 != entry.get("test_sha256"):
+    if inputs.test_sha256 != entry["test_sha256"]:
         raise DataError(
             f"the MNIST test images under {data.resolve_root(data_dir)} are not the ones {path.name} was "
             "made on; point --data-dir at the canonical files"

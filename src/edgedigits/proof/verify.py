@@ -17,7 +17,7 @@ import numpy as np
 
 from edgedigits.core import registry
 from edgedigits.core.errors import EdgeDigitsError, MissingRuntime, ParityError, first_line
-from edgedigits.core.manifest import artifact_problem, version_problem
+from edgedigits.core.manifest import Artifact, version_problem
 from edgedigits.core.registry import TRAIN
 from edgedigits.core.rules import FP32
 from edgedigits.core.tables import Row, Table, cell
@@ -44,17 +44,18 @@ class Check:
 
 def verify(ref: Reference) -> list[Check]:
     checks = [eager_check(ref)]
-    for entry in ref.manifest["artifacts"]:
-        fmt = registry.BY_NAME.get(entry["format"])
+    for artifact in ref.manifest.artifacts:
+        fmt = registry.BY_NAME.get(artifact.format)
         if fmt is None:
-            checks.append(
-                Check(entry["file"], "?", entry["dtype"], failures=[f"unknown format {entry['format']!r}"])
-            )
+            failure = f"unknown format {artifact.format!r}"
+            checks.append(Check(artifact.file, "?", artifact.dtype, failures=[failure]))
             continue
-        path = ref.models / entry["file"]
-        problem = _registry_problem(fmt, entry) or artifact_problem(path, entry) or version_problem(entry)
+        path = ref.models / artifact.file
+        problem = (
+            _registry_problem(fmt, artifact) or artifact.problem(ref.models) or version_problem(artifact)
+        )
         for runtime in fmt.consumers:
-            check = Check(entry["file"], f"{fmt.name}/{runtime.name}", entry["dtype"])
+            check = Check(artifact.file, f"{fmt.name}/{runtime.name}", artifact.dtype)
             checks.append(check)
             if problem:
                 check.failures.append(problem)
@@ -68,7 +69,7 @@ def verify(ref: Reference) -> list[Check]:
 def eager_check(ref: Reference) -> Check:
     """The stored reference against the eager model run here, where torch is installed: a reference
     file that no longer matches its checkpoint fails like any artifact."""
-    check = Check(ref.manifest["checkpoint"]["file"], EAGER, "float32")
+    check = Check(ref.manifest.checkpoint.file, EAGER, "float32")
     if missing := TRAIN.missing():
         check.skipped = f"{missing} to check the stored logits against the eager model"
         check.accuracy = ref.accuracy
@@ -98,12 +99,12 @@ def _run(check: Check, load, rule, ref: Reference) -> None:
     _judge(check, rule, full, other, ref)
 
 
-def _registry_problem(fmt, entry: dict) -> str | None:
+def _registry_problem(fmt, artifact: Artifact) -> str | None:
     """A manifest entry that leaves out what its registry row says the artifact is made of."""
-    listed, expected = [c["file"] for c in entry.get("companions", [])], list(fmt.files[1:])
+    listed, expected = [c.file for c in artifact.companions], list(fmt.files[1:])
     if listed != expected:
-        return f"the manifest lists companions {listed} for {entry['file']}, expected {expected}"
-    recorded = sorted(entry.get("built_with", {}))
+        return f"the manifest lists companions {listed} for {artifact.file}, expected {expected}"
+    recorded = sorted(artifact.built_with)
     if recorded != sorted(fmt.built_with):
         return f"the manifest records versions of {recorded}, expected {list(fmt.built_with)}"
     return None

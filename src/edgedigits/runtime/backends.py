@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import logging
 import os
 import warnings
@@ -56,12 +57,15 @@ def import_extra(module: str, extra: str):
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """Silence what native libraries print straight to file descriptor 2 (ExecuTorch's cpuinfo probe
-    prints lines about ARM registers on x86); Python exceptions still carry any real failure."""
+    prints lines about ARM registers on x86) or through Python's ``sys.stderr`` (its thread-pool reset,
+    seen where stderr is not fd 2: a notebook, a test runner); Python exceptions still carry any real
+    failure."""
     saved = os.dup(2)
     try:
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), 2)
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
