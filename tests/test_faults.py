@@ -176,7 +176,8 @@ def test_checkpoints_are_only_loaded_with_weights_only():
     [
         (["train", "--epochs", "-1"], "--epochs must be >= 1, got -1"),
         (["train", "--epochs", "many"], "Invalid value for '--epochs'"),
-        (["train", "--device", "tpu"], "--device must be one of auto, cpu, cuda, got 'tpu'"),
+        (["train", "--device", "tpu"], "'--device': Value error, 'tpu' is not one of 'auto', 'cpu', 'cuda'"),
+        (["train", "--recipe", "fast"], "'fast' is not one of 'default', 'distill', 'seed'"),
         (["train", "--out", "{file}"], "is a file; give a folder"),
         (["train", "--data-dir", "{file}"], "--data-dir {file} is a file"),
         (["train", "--out", "/proc/edgedigits/out"], "is not writable"),

@@ -1,5 +1,6 @@
 import datetime
 import json
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.train.checkpoint import load_model, save_checkpoint
 from edgedigits.train.loop import CHECKPOINT_NAME, METRICS_NAME, train
 from edgedigits.train.model import TUTORIAL_NORMALIZATION, SimpleNN
-from edgedigits.train.recipes import RECIPES, TrainConfig
+from edgedigits.train.recipes import RECIPES, Device, RecipeName, TrainConfig
 
 
 def _quick(data_dir, out, **kw):
@@ -169,14 +170,24 @@ def test_wrong_shapes_are_refused(tmp_path):
         ({"epochs": 0}, "--epochs"),
         ({"batch_size": -1}, "--batch-size"),
         ({"lr": 0.0}, "--lr"),
-        ({"device": "tpu"}, "--device"),
-        ({"recipe": "fast"}, "unknown recipe"),
+        ({"device": "tpu"}, "^--device must be one of auto, cpu, cuda, got 'tpu'$"),
+        ({"recipe": "fast"}, "^--recipe must be one of default, distill, seed, got 'fast'$"),
+        ({"device": None}, "^--device must be one of auto, cpu, cuda, got None$"),
         ({"seed": -1}, "--seed"),
     ],
 )
 def test_bad_config_values(tmp_path, kw, message):
     with pytest.raises(UsageError, match=message):
         TrainConfig(out=tmp_path, **kw)
+
+
+def test_recipe_and_device_are_choices_given_as_members_or_values(tmp_path):
+    by_value = TrainConfig(recipe="seed", device="cpu", out=tmp_path)
+    by_member = TrainConfig(recipe=RecipeName.SEED, device=Device.CPU, out=tmp_path)
+    assert by_value == by_member and by_value.recipe is RecipeName.SEED and by_value.device is Device.CPU
+    assert by_value.resolved == RECIPES["seed"] and set(RECIPES) == set(RecipeName)
+    assert f"{by_value.device}" == str(by_value.device) == "cpu"
+    assert by_value.describe()["device"] == "cpu" and type(by_value.describe()["device"]) is str
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
@@ -196,7 +207,8 @@ def test_cli_help_shows_every_option_with_its_default():
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200", "PATH": ""},
+        # PYTHONPATH kept: without it, the installed edgedigits would answer, not this checkout's
+        env={"COLUMNS": "200", "PATH": "", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
     )
     assert proc.returncode == 0
     for option in (
@@ -212,3 +224,4 @@ def test_cli_help_shows_every_option_with_its_default():
     ):
         assert option in proc.stdout
     assert "[default: default]" in proc.stdout and "[default: auto]" in proc.stdout
+    assert "default|distill|seed" in proc.stdout and "auto|cpu|cuda" in proc.stdout  # the choices

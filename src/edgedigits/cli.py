@@ -16,6 +16,7 @@ import typer
 
 from edgedigits.core.contract import DEFAULT_OPSET
 from edgedigits.core.errors import EdgeDigitsError
+from edgedigits.train.recipes import Device, RecipeName
 
 app = typer.Typer(
     help="Train the tutorial MNIST MLP, export it, prove backend parity, and read digits on the edge.",
@@ -75,18 +76,18 @@ def root(
 @friendly_errors
 def train(
     recipe: Annotated[
-        str,
+        RecipeName,
         typer.Option(
-            help="Recipe: 'default' (tuned, 99.0%), 'distill' (a CNN teacher's soft targets too) or 'seed' "
-            "(the tutorial)."
+            help="Recipe: the tuned default (99.0%), distill (a CNN teacher's soft targets too) or seed "
+            "(the PyTorch tutorial)."
         ),
-    ] = "default",
+    ] = RecipeName.DEFAULT,
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: the recipe's).")] = None,
     batch_size: Annotated[
         int | None, typer.Option(help="Batch size over all processes (default: the recipe's).")
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate (default: the recipe's).")] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda.")] = "auto",
+    device: Annotated[Device, typer.Option(help="Where to train; auto: CUDA when available.")] = Device.AUTO,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, device and --nproc: same weights.")] = 0,
     data_dir: DataDir = None,
     out: Annotated[Path, typer.Option(help="Folder for mnist_mlp.pt and train_metrics.json.")] = Path(
@@ -119,7 +120,7 @@ def train(
         teacher=teacher,
         amp=amp,
     )
-    check_nproc(nproc, device, config.resolved.batch_size)
+    check_nproc(nproc, config.device, config.resolved.batch_size)
     if nproc > 1:
         from edgedigits.train.distributed import launch
 

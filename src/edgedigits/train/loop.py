@@ -20,7 +20,7 @@ from edgedigits.train.checkpoint import LoadedModel, load_model, save_checkpoint
 from edgedigits.train.distributed import Group, check_shards, join, leave
 from edgedigits.train.model import Normalization, SimpleNN
 from edgedigits.train.progress import Progress
-from edgedigits.train.recipes import Augment, Recipe, TrainConfig
+from edgedigits.train.recipes import Augment, Device, Recipe, TrainConfig
 from edgedigits.train.teacher import (
     TEACHER_NAME,
     Teacher,
@@ -43,14 +43,15 @@ class TrainResult:
     checkpoint: str
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
+def pick_device(name: Device | str) -> torch.device:
+    device = Device.of(name, "--device")
+    if device is Device.AUTO:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+    if device is Device.CUDA and not torch.cuda.is_available():
         raise UsageError(
             "--device cuda was asked for but CUDA is not available here; use --device cpu or auto"
         )
-    return torch.device(name)
+    return torch.device(device.value)
 
 
 def to_tensors(split: data.Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
