@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from conftest import cli
+from edgedigits.core.errors import UsageError
 from edgedigits.train.checkpoint import load_model
-from edgedigits.train.distributed import Group
+from edgedigits.train.distributed import Group, this_process
 from edgedigits.train.loop import _Batches
 
 TUTORIAL_NAMES = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
@@ -157,3 +158,77 @@ def test_nproc_on_cuda_without_gpus_is_refused(tmp_path):
     proc = cli("train", "--device", "cuda", "--nproc", "2", "--out", str(tmp_path), timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: --nproc 2 on CUDA needs 2 GPUs; this machine has 0"
+
+
+def test_every_train_config_field_survives_the_nproc_command_line(tmp_path, monkeypatch):
+    """--nproc starts each process with ``cli._train_argv(config)``: parsed again, it is the same config."""
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    from edgedigits import cli
+    from edgedigits.train.recipes import TrainConfig
+
+    for name in ("data", "out"):
+        (tmp_path / name).mkdir()
+    for name in ("teacher.pt", "ckpt.pt"):
+        (tmp_path / name).write_bytes(b"x")
+    given = {  # every field away from its default
+        "recipe": "distill",
+        "epochs": 3,
+        "batch_size": 100,
+        "lr": 0.0012345678901234567,
+        "device": "cpu",
+        "seed": 7,
+        "data_dir": tmp_path / "data",
+        "out": tmp_path / "out",
+        "resume": tmp_path / "ckpt.pt",
+        "teacher": tmp_path / "teacher.pt",
+        "amp": True,
+    }
+    settable = [f for f in fields(TrainConfig) if f.init]
+    assert set(given) == {f.name for f in settable}, "give the new TrainConfig field a value here"
+    config = TrainConfig(**given)
+    assert all(getattr(config, f.name) != f.default for f in settable)
+    seen = []
+
+    def fake_train(parsed):
+        seen.append(parsed)
+        return type(
+            "Result", (), {"test_accuracy": 1.0, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x"}
+        )
+
+    monkeypatch.setattr("edgedigits.train.loop.train", fake_train)
+    result = CliRunner().invoke(cli.app, ["train", *cli._train_argv(config)])
+    assert result.exit_code == 0, result.output
+    assert seen == [config]
+
+
+def test_rank_0_speaks_for_the_job(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from edgedigits import cli
+
+    def fake_train(config):
+        return type(
+            "Result", (), {"test_accuracy": 0.5, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x"}
+        )
+
+    monkeypatch.setattr("edgedigits.train.loop.train", fake_train)
+    printed = {}
+    for rank in (0, 1):
+        for key, value in (("RANK", rank), ("WORLD_SIZE", 2), ("LOCAL_RANK", rank)):
+            monkeypatch.setenv(key, str(value))
+        assert this_process() == Group(rank, 2, rank)
+        result = CliRunner().invoke(cli.app, ["train", "--device", "cpu", "--out", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        printed[rank] = result.stdout
+    assert printed[0].startswith("test accuracy 0.5000") and printed[1] == ""
+    monkeypatch.setenv("WORLD_SIZE", "1")  # a torchrun job of one process
+    assert this_process() == Group() and this_process().main
+    monkeypatch.setenv("RANK", "one")
+    with pytest.raises(UsageError, match="torchrun environment is malformed"):
+        this_process()
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key)
+    assert this_process() == Group()

@@ -103,7 +103,7 @@ def train(
     amp: Annotated[bool, typer.Option("--amp", help="bf16 mixed precision for the forward passes.")] = False,
 ) -> None:
     """Train SimpleNN (784-128-64-10) on MNIST and write a checkpoint plus metrics."""
-    from edgedigits.train.distributed import check_nproc
+    from edgedigits.train.distributed import check_nproc, this_process
     from edgedigits.train.loop import CHECKPOINT_NAME
     from edgedigits.train.recipes import TrainConfig
 
@@ -129,9 +129,7 @@ def train(
     from edgedigits.train.loop import train as run_training
 
     result = run_training(config)  # Ctrl-C: training raises Interrupted with the resume hint
-    from edgedigits.train.distributed import launched
-
-    if not launched() or os.environ.get("RANK") == "0":  # under torchrun, rank 0 speaks for the job
+    if this_process().main:  # under torchrun, rank 0 speaks for the job
         typer.echo(
             f"test accuracy {result.test_accuracy:.4f} in {result.train_seconds:.1f}s on {result.device}; "
             f"wrote {result.checkpoint}"
@@ -139,20 +137,18 @@ def train(
 
 
 def _train_argv(config) -> list[str]:
-    """The same training, as the command line each torchrun process is started with."""
-    argv = ["--recipe", config.recipe, "--device", config.device, "--seed", str(config.seed)]
-    argv += ["--out", str(config.out)]
-    for flag, value in (
-        ("--epochs", config.epochs),
-        ("--batch-size", config.batch_size),
-        ("--lr", config.lr),
-        ("--data-dir", config.data_dir),
-        ("--resume", config.resume),
-        ("--teacher", config.teacher),
-    ):
-        if value is not None:
-            argv += [flag, str(value)]
-    return argv + (["--amp"] if config.amp else [])
+    """The same training, as the command line each torchrun process is started with. Every field of
+    TrainConfig is the ``train`` option of its name (a bool: a flag), so none is left behind."""
+    from dataclasses import fields
+
+    argv: list[str] = []
+    for field in fields(config):
+        value = getattr(config, field.name)
+        flag = "--" + field.name.replace("_", "-")
+        if not field.init or value is None or value is False:
+            continue
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
 
 
 @app.command()
