@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -100,6 +101,38 @@ def test_resume_keeps_the_saved_run_and_refuses_to_change_it(data_dir, tmp_path)
     with pytest.raises(UsageError, match="--batch-size 64 differs"):
         train(_quick(data_dir, tmp_path, epochs=None, batch_size=64, resume=ckpt))
     assert done.history[-1]["epoch"] == 1
+
+
+def test_outlier_material_is_built_once_per_process_and_shared_read_only(test_split):
+    from edgedigits.train import outliers
+
+    digits, test = test_split.images[:300], test_split.images[300:400]
+    first = outliers.outlier_material(digits, test, 11, bank=40, renderings=30)
+    again = outliers.outlier_material(digits.copy(), test.copy(), 11, bank=40, renderings=30)
+    assert again is first  # the same digits, seed and sizes: built once
+    assert [len(a) for a in (first.picked, first.renderings, first.bank, first.held_back)] == [
+        30,
+        30,
+        40,
+        2000,
+    ]
+    assert len(first.rendered_test) == 100
+    arrays = (first.picked, first.renderings, first.bank, first.held_back, first.rendered_test)
+    assert not any(a.flags.writeable for a in arrays)
+    fresh = outliers._build(digits, test, 11, 40, 30)  # what the cache stands for: the pure build
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            arrays,
+            (fresh.picked, fresh.renderings, fresh.bank, fresh.held_back, fresh.rendered_test),
+            strict=True,
+        )
+    )
+    other = outliers.outlier_material(digits, test, 12, bank=40, renderings=30)
+    assert other is not first and not np.array_equal(other.bank, first.bank)
+    changed = digits.copy()
+    changed[0, 0, 0] ^= 1
+    assert outliers.outlier_material(changed, test, 11, bank=40, renderings=30) is not first
 
 
 def test_tutorial_state_dict_loads(tmp_path):

@@ -430,24 +430,27 @@ def _outlier_material(
 ):
     """Training digits plus their runtime-style renderings, the non-digit bank, and for calibration the
     test digits as the runtime renders them and non-digits held back (another seed, never trained on).
-    Deterministic per seed, so a resumed run gets the same material."""
-    from edgedigits.train.outliers import non_digits, runtime_renderings
+    Deterministic per seed, so a resumed run gets the same material (built once per process:
+    ``outliers.outlier_material``)."""
+    from edgedigits.train.outliers import outlier_material
 
     out = recipe.outliers
-    rng = np.random.default_rng(seed)
-    picked = rng.choice(len(split.images), size=min(out.renderings, len(split.images)), replace=False)
-    images = np.concatenate([split.images, runtime_renderings(split.images[picked], rng)])
-    labels = np.concatenate([split.labels, split.labels[picked]]).astype(np.int64)
-    bank = non_digits(out.bank, split.images, rng)
-    calibration_rng = np.random.default_rng(seed + 1_000_003)
-    held_back = non_digits(2000, split.images, calibration_rng)
-    rendered_test = runtime_renderings(test_x.cpu().numpy(), calibration_rng)
+    made = outlier_material(
+        split.images, test_x.cpu().numpy(), seed, bank=out.bank, renderings=out.renderings
+    )
+    images = np.concatenate([split.images, made.renderings])
+    labels = np.concatenate([split.labels, split.labels[made.picked]]).astype(np.int64)
     return (
         torch.from_numpy(images).to(device),
         torch.from_numpy(labels).to(device),
-        torch.from_numpy(bank).to(device),
-        (torch.from_numpy(rendered_test).to(device), torch.from_numpy(held_back).to(device)),
+        _on_device(made.bank, device),
+        (_on_device(made.rendered_test, device), _on_device(made.held_back, device)),
     )
+
+
+def _on_device(shared: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A tensor of its own from a read-only array that other runs share."""
+    return torch.from_numpy(shared.copy()).to(device)
 
 
 def _metrics(
