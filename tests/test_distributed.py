@@ -3,9 +3,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from edgedigits.core.errors import UsageError
 from edgedigits.train.checkpoint import load_model
 from edgedigits.train.distributed import Group, this_process
 from edgedigits.train.loop import _Batches
+from held import Held
 
 TUTORIAL_NAMES = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
 
@@ -81,58 +79,54 @@ def _workers(launcher_pid: int) -> list[int]:
         pid = todo.pop()
         for child in children.get(pid, []):
             todo.append(child)
-            try:
-                if b"LOCAL_RANK=" in Path(f"/proc/{child}/environ").read_bytes():
-                    found.append(child)
-            except OSError:
-                continue
+            if b"\0LOCAL_RANK=" in _environ(child):
+                found.append(child)
     return found
 
 
-def start_after_first_epoch(out: Path, data_dir: Path, epochs: int, **popen) -> subprocess.Popen:
-    """A 2-process run in the background, returned once its first epoch is on disk."""
-    args = ["train", "--recipe", "seed", "--device", "cpu", "--nproc", "2", "--epochs", str(epochs)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edgedigits", *args, "--data-dir", str(data_dir), "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
-    )
-    deadline = time.monotonic() + 120
-    while not (out / "train_metrics.json").exists() and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
-    return proc
+def _environ(pid: int) -> bytes:
+    """A process's environment, NUL-framed (b"\\0NAME=value\\0"), empty once it is gone."""
+    try:
+        return b"\0" + Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
+
+
+def held_two_process_run(out: Path, data_dir: Path) -> Held:
+    """A 2-process run of 2 epochs held a step into its second (epoch 1 on disk): it cannot end before
+    the test's signal comes."""
+    args = ["train", "--recipe", "seed", "--device", "cpu", "--nproc", "2", "--epochs", "2"]
+    return Held(*args, "--data-dir", str(data_dir), "--out", str(out), hold="train:2:1")
 
 
 def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, tmp_path):
     out = tmp_path / "run"
-    proc = start_after_first_epoch(out, data_dir, epochs=3)
-    workers = [w for w in _workers(proc.pid) if b"RANK=1" in Path(f"/proc/{w}/environ").read_bytes()]
-    assert workers, "no rank-1 worker found"
-    os.kill(workers[0], signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 1
+    with held_two_process_run(out, data_dir) as run:
+        run.wait_until_held()
+        workers = [w for w in _workers(run.proc.pid) if b"\0RANK=1\0" in _environ(w)]
+        assert workers, "no rank-1 worker found"
+        os.kill(workers[0], signal.SIGKILL)
+        code, _, stderr = run.finish()
+    assert code == 1
     assert stderr.strip().splitlines()[-1] == (
         "error: a training process of the 2-process run failed (torchrun exit 1); continue from the last "
         f"finished epoch with --resume {out / 'mnist_mlp.pt'}"
     )
     assert "Traceback" not in stderr
-    done = json.loads((out / "train_metrics.json").read_text())["epochs"]
-    assert 1 <= done < 3
+    assert json.loads((out / "train_metrics.json").read_text())["epochs"] == 1
     resumed = two_process_run(out, data_dir, "--resume", str(out / "mnist_mlp.pt"))
     assert resumed.returncode == 0, resumed.stderr
     history = json.loads((out / "train_metrics.json").read_text())["history"]
-    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h["epoch"] for h in history] == [1, 2]
 
 
 def test_ctrl_c_stops_every_rank_with_the_resume_hint(data_dir, tmp_path):
     out = tmp_path / "run"
-    proc = start_after_first_epoch(out, data_dir, epochs=5, start_new_session=True)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets it
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    with held_two_process_run(out, data_dir) as run:
+        run.wait_until_held()
+        run.signal_group(signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets it
+        code, _, stderr = run.finish()
+    assert code == 130, stderr
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: interrupted") and last.endswith(f"--resume {out / 'mnist_mlp.pt'}")
     assert "Traceback" not in stderr
