@@ -8,6 +8,7 @@ epoch EPOCH-1). ``export:N``: an export, after its N-th artifact is staged.
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -60,6 +61,10 @@ def _hold_export(artifacts: int) -> None:
 
 
 _spec = os.environ.get("EDGEDIGITS_TEST_HOLD", "")
+if _spec:
+    # Ctrl-C as in a terminal, even when the tests run where SIGINT is ignored (a background job of a
+    # non-interactive shell, nohup): Python keeps an inherited SIG_IGN, and the signal would be lost
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 if _spec.startswith("train:"):
     _hold_training(*(int(v) for v in _spec.split(":")[1:]))
 elif _spec.startswith("export:"):
