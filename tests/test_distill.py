@@ -81,9 +81,7 @@ def test_distill_trains_a_teacher_then_the_tutorial_mlp(data_dir, tmp_path, monk
         ExportConfig(checkpoint=tmp_path / "mnist_mlp.pt", out=tmp_path / "m", formats=("onnx",)),
         log=lambda _: None,
     )
-    assert (
-        json.loads(manifest["metadata"]["teacher"]) == record and manifest["metadata"]["recipe"] == "distill"
-    )
+    assert json.loads(manifest.metadata["teacher"]) == record and manifest.metadata["recipe"] == "distill"
 
 
 def test_a_saved_teacher_is_reused_and_checked(data_dir, tmp_path, monkeypatch):
@@ -175,11 +173,17 @@ def test_resume_finds_its_own_teacher_and_refuses_another(data_dir, tmp_path, mo
     with pytest.raises(Interrupted):
         train(TrainConfig(epochs=2, teacher=mine, **kw), progress=Progress(enabled=False), on_epoch=stop)
     ckpt = tmp_path / "s" / "mnist_mlp.pt"
-    with pytest.raises(
-        CheckpointError, match=r"mine.pt, sha256 .* is not beside it .* pass it with --teacher"
-    ):
-        train(TrainConfig(resume=ckpt, **kw), progress=Progress(enabled=False))
-    with pytest.raises(UsageError, match="is not the teacher"):
-        train(TrainConfig(resume=ckpt, teacher=other, **kw), progress=Progress(enabled=False))
+
+    def not_yet(*args, **kwargs):
+        raise AssertionError("MNIST was read before the teacher was checked")
+
+    with monkeypatch.context() as before_data:  # both refusals come before any data is read
+        before_data.setattr("edgedigits.core.data.load_split", not_yet)
+        with pytest.raises(
+            CheckpointError, match=r"mine.pt, sha256 .* is not beside it .* pass it with --teacher"
+        ):
+            train(TrainConfig(resume=ckpt, **kw), progress=Progress(enabled=False))
+        with pytest.raises(UsageError, match="is not the teacher"):
+            train(TrainConfig(resume=ckpt, teacher=other, **kw), progress=Progress(enabled=False))
     done = train(TrainConfig(resume=ckpt, teacher=mine, **kw), progress=Progress(enabled=False))
     assert [h["epoch"] for h in done.history] == [1, 2]

@@ -3,9 +3,6 @@
 import json
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,25 +13,9 @@ from edgedigits.core.files import sha256_file
 from edgedigits.core.manifest import MANIFEST_NAME
 from edgedigits.proof.reference import load_reference
 from edgedigits.proof.verify import verify
+from held import Held
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-def start(*args):
-    return subprocess.Popen(
-        [sys.executable, "-m", "edgedigits", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def wait_for_epoch(out: Path, epoch: int, proc, timeout=120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        metrics = out / "train_metrics.json"
-        if metrics.exists() and json.loads(metrics.read_text())["epochs"] >= epoch:
-            return
-        assert proc.poll() is None, proc.stderr.read()
-        time.sleep(0.05)
-    raise AssertionError(f"epoch {epoch} never finished")
 
 
 def error_lines(proc) -> list[str]:
@@ -51,14 +32,13 @@ TRAIN = ["--recipe", "default", "--epochs", "3", "--batch-size", "512", "--devic
 
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
     cut, whole = tmp_path / "cut", tmp_path / "whole"
-    proc = start("train", *TRAIN, "--data-dir", str(data_dir), "--out", str(cut))
-    wait_for_epoch(cut, 1, proc)
-    time.sleep(0.4)  # into epoch 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    with Held("train", *TRAIN, "--data-dir", str(data_dir), "--out", str(cut), hold="train:2:1") as run:
+        run.wait_until_held()  # a step into epoch 2, epoch 1 on disk
+        run.proc.send_signal(signal.SIGKILL)
+        code, _, _ = run.finish()
+    assert code == -signal.SIGKILL
     saved = torch.load(cut / "mnist_mlp.pt", weights_only=True)
-    assert saved["train_state"]["epoch"] in (1, 2)
+    assert saved["train_state"]["epoch"] == 1
     resumed = cli(
         "train", *TRAIN, "--data-dir", str(data_dir), "--out", str(cut), "--resume", str(cut / "mnist_mlp.pt")
     )
@@ -72,17 +52,19 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(data_dir, tm
 
 
 def test_sigint_stops_cleanly_with_a_resume_hint(data_dir, tmp_path):
-    proc = start("train", *TRAIN, "--data-dir", str(data_dir), "--out", str(tmp_path))
-    wait_for_epoch(tmp_path, 1, proc)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    # the tutorial recipe: what is interrupted does not matter, and it starts in seconds
+    quick = ["--recipe", "seed", "--epochs", "3", "--batch-size", "512", "--device", "cpu"]
+    with Held("train", *quick, "--data-dir", str(data_dir), "--out", str(tmp_path), hold="train:2:1") as run:
+        run.wait_until_held()
+        run.proc.send_signal(signal.SIGINT)
+        code, _, stderr = run.finish()
+    assert code == 130
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
         f"error: interrupted; the last finished epoch is in {tmp_path / 'mnist_mlp.pt'}, "
         f"continue with --resume {tmp_path / 'mnist_mlp.pt'}"
     )
-    assert torch.load(tmp_path / "mnist_mlp.pt", weights_only=True)["train_state"]["epoch"] >= 1
+    assert torch.load(tmp_path / "mnist_mlp.pt", weights_only=True)["train_state"]["epoch"] == 1
     assert no_partial_files(tmp_path)
 
 
@@ -91,13 +73,12 @@ def test_killed_export_leaves_the_previous_export_intact(release, data_dir, tmp_
     models = tmp_path / "models"
     assert cli("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models)).returncode == 0
     before = {p.name: sha256_file(p) for p in models.iterdir()}
-    proc = start("export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models), "--quantize")
-    deadline = time.monotonic() + 60
-    while not list(models.glob(".export-*")) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    args = ["export", "--checkpoint", str(out / "mnist_mlp.pt"), "--out", str(models), "--quantize"]
+    with Held(*args, hold="export:1") as run:
+        run.wait_until_held()  # its first artifact staged, the rest to come
+        assert list(models.glob(".export-*"))
+        run.proc.send_signal(signal.SIGKILL)
+        run.finish()
     after = {p.name: sha256_file(p) for p in models.iterdir() if not p.name.startswith(".export-")}
     assert after == before
     assert all(c.status == "pass" for c in verify(load_reference(models, data_dir)))
@@ -176,7 +157,8 @@ def test_checkpoints_are_only_loaded_with_weights_only():
     [
         (["train", "--epochs", "-1"], "--epochs must be >= 1, got -1"),
         (["train", "--epochs", "many"], "Invalid value for '--epochs'"),
-        (["train", "--device", "tpu"], "--device must be one of auto, cpu, cuda, got 'tpu'"),
+        (["train", "--device", "tpu"], "'--device': Value error, 'tpu' is not one of 'auto', 'cpu', 'cuda'"),
+        (["train", "--recipe", "fast"], "'fast' is not one of 'default', 'distill', 'seed'"),
         (["train", "--out", "{file}"], "is a file; give a folder"),
         (["train", "--data-dir", "{file}"], "--data-dir {file} is a file"),
         (["train", "--out", "/proc/edgedigits/out"], "is not writable"),
@@ -184,6 +166,8 @@ def test_checkpoints_are_only_loaded_with_weights_only():
         (["export", "--opset", "5", "--checkpoint", "{file}"], "--opset must be between 17 and 23"),
         (["verify", "--models", "{file}"], "is a file; give the folder"),
         (["bench", "--models", "{file}"], "is a file; give the folder"),
+        (["bench", "--runs", "5"], "Invalid value for '--runs': 5 is not in the range x>=10."),
+        (["report", "--bench-runs", "9"], "Invalid value for '--bench-runs': 9 is not in the range x>=10."),
         (["report", "--out", "{file}"], "is a file; give a folder"),
         (["detect", "--source", "x.png", "--max-frames", "0"], "--max-frames must be >= 1"),
         (

@@ -1,11 +1,14 @@
 import datetime
 import json
+import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
+from edgedigits.core.choices import Device, RecipeName
 from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.train.checkpoint import load_model, save_checkpoint
 from edgedigits.train.loop import CHECKPOINT_NAME, METRICS_NAME, train
@@ -101,6 +104,38 @@ def test_resume_keeps_the_saved_run_and_refuses_to_change_it(data_dir, tmp_path)
     assert done.history[-1]["epoch"] == 1
 
 
+def test_outlier_material_is_built_once_per_process_and_shared_read_only(test_split):
+    from edgedigits.train import outliers
+
+    digits, test = test_split.images[:300], test_split.images[300:400]
+    first = outliers.outlier_material(digits, test, 11, bank=40, renderings=30)
+    again = outliers.outlier_material(digits.copy(), test.copy(), 11, bank=40, renderings=30)
+    assert again is first  # the same digits, seed and sizes: built once
+    assert [len(a) for a in (first.picked, first.renderings, first.bank, first.held_back)] == [
+        30,
+        30,
+        40,
+        2000,
+    ]
+    assert len(first.rendered_test) == 100
+    arrays = (first.picked, first.renderings, first.bank, first.held_back, first.rendered_test)
+    assert not any(a.flags.writeable for a in arrays)
+    fresh = outliers._build(digits, test, 11, 40, 30)  # what the cache stands for: the pure build
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            arrays,
+            (fresh.picked, fresh.renderings, fresh.bank, fresh.held_back, fresh.rendered_test),
+            strict=True,
+        )
+    )
+    other = outliers.outlier_material(digits, test, 12, bank=40, renderings=30)
+    assert other is not first and not np.array_equal(other.bank, first.bank)
+    changed = digits.copy()
+    changed[0, 0, 0] ^= 1
+    assert outliers.outlier_material(changed, test, 11, bank=40, renderings=30) is not first
+
+
 def test_tutorial_state_dict_loads(tmp_path):
     net = SimpleNN()
     torch.save(net.state_dict(), tmp_path / "tutorial.pt")
@@ -169,14 +204,24 @@ def test_wrong_shapes_are_refused(tmp_path):
         ({"epochs": 0}, "--epochs"),
         ({"batch_size": -1}, "--batch-size"),
         ({"lr": 0.0}, "--lr"),
-        ({"device": "tpu"}, "--device"),
-        ({"recipe": "fast"}, "unknown recipe"),
+        ({"device": "tpu"}, "^--device must be one of auto, cpu, cuda, got 'tpu'$"),
+        ({"recipe": "fast"}, "^--recipe must be one of default, distill, seed, got 'fast'$"),
+        ({"device": None}, "^--device must be one of auto, cpu, cuda, got None$"),
         ({"seed": -1}, "--seed"),
     ],
 )
 def test_bad_config_values(tmp_path, kw, message):
     with pytest.raises(UsageError, match=message):
         TrainConfig(out=tmp_path, **kw)
+
+
+def test_recipe_and_device_are_choices_given_as_members_or_values(tmp_path):
+    by_value = TrainConfig(recipe="seed", device="cpu", out=tmp_path)
+    by_member = TrainConfig(recipe=RecipeName.SEED, device=Device.CPU, out=tmp_path)
+    assert by_value == by_member and by_value.recipe is RecipeName.SEED and by_value.device is Device.CPU
+    assert by_value.resolved == RECIPES["seed"] and set(RECIPES) == set(RecipeName)
+    assert f"{by_value.device}" == str(by_value.device) == "cpu"
+    assert by_value.describe()["device"] == "cpu" and type(by_value.describe()["device"]) is str
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
@@ -196,7 +241,8 @@ def test_cli_help_shows_every_option_with_its_default():
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200", "PATH": ""},
+        # PYTHONPATH kept: without it, the installed edgedigits would answer, not this checkout's
+        env={"COLUMNS": "200", "PATH": "", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
     )
     assert proc.returncode == 0
     for option in (
@@ -212,3 +258,4 @@ def test_cli_help_shows_every_option_with_its_default():
     ):
         assert option in proc.stdout
     assert "[default: default]" in proc.stdout and "[default: auto]" in proc.stdout
+    assert "default|distill|seed" in proc.stdout and "auto|cpu|cuda" in proc.stdout  # the choices

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 import typer
 from typer.core import TyperCommand
 
-from edgedigits.core.choices import Polarity
+from edgedigits.core.choices import Device, Polarity, RecipeName
 from edgedigits.core.contract import DEFAULT_OPSET
 from edgedigits.core.errors import EdgeDigitsError
 
@@ -78,18 +78,18 @@ def root(
 @friendly_errors
 def train(
     recipe: Annotated[
-        str,
+        RecipeName,
         typer.Option(
-            help="Recipe: 'default' (tuned, 99.0%), 'distill' (a CNN teacher's soft targets too) or 'seed' "
-            "(the tutorial)."
+            help="Recipe: the tuned default (99.0%), distill (a CNN teacher's soft targets too) or seed "
+            "(the PyTorch tutorial)."
         ),
-    ] = "default",
+    ] = RecipeName.DEFAULT,
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: the recipe's).")] = None,
     batch_size: Annotated[
         int | None, typer.Option(help="Batch size over all processes (default: the recipe's).")
     ] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate (default: the recipe's).")] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda.")] = "auto",
+    device: Annotated[Device, typer.Option(help="Where to train; auto: CUDA when available.")] = Device.AUTO,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, device and --nproc: same weights.")] = 0,
     data_dir: DataDir = None,
     out: Annotated[Path, typer.Option(help="Folder for mnist_mlp.pt and train_metrics.json.")] = Path(
@@ -105,7 +105,7 @@ def train(
     amp: Annotated[bool, typer.Option("--amp", help="bf16 mixed precision for the forward passes.")] = False,
 ) -> None:
     """Train SimpleNN (784-128-64-10) on MNIST and write a checkpoint plus metrics."""
-    from edgedigits.train.distributed import check_nproc
+    from edgedigits.train.distributed import check_nproc, this_process
     from edgedigits.train.loop import CHECKPOINT_NAME
     from edgedigits.train.recipes import TrainConfig
 
@@ -122,7 +122,7 @@ def train(
         teacher=teacher,
         amp=amp,
     )
-    check_nproc(nproc, device, config.resolved.batch_size)
+    check_nproc(nproc, config.device, config.resolved.batch_size)
     if nproc > 1:
         from edgedigits.train.distributed import launch
 
@@ -131,9 +131,7 @@ def train(
     from edgedigits.train.loop import train as run_training
 
     result = run_training(config)  # Ctrl-C: training raises Interrupted with the resume hint
-    from edgedigits.train.distributed import launched
-
-    if not launched() or os.environ.get("RANK") == "0":  # under torchrun, rank 0 speaks for the job
+    if this_process().main:  # under torchrun, rank 0 speaks for the job
         typer.echo(
             f"test accuracy {result.test_accuracy:.4f} in {result.train_seconds:.1f}s on {result.device}; "
             f"wrote {result.checkpoint}"
@@ -141,20 +139,18 @@ def train(
 
 
 def _train_argv(config) -> list[str]:
-    """The same training, as the command line each torchrun process is started with."""
-    argv = ["--recipe", config.recipe, "--device", config.device, "--seed", str(config.seed)]
-    argv += ["--out", str(config.out)]
-    for flag, value in (
-        ("--epochs", config.epochs),
-        ("--batch-size", config.batch_size),
-        ("--lr", config.lr),
-        ("--data-dir", config.data_dir),
-        ("--resume", config.resume),
-        ("--teacher", config.teacher),
-    ):
-        if value is not None:
-            argv += [flag, str(value)]
-    return argv + (["--amp"] if config.amp else [])
+    """The same training, as the command line each torchrun process is started with. Every field of
+    TrainConfig is the ``train`` option of its name (a bool: a flag), so none is left behind."""
+    from dataclasses import fields
+
+    argv: list[str] = []
+    for field in fields(config):
+        value = getattr(config, field.name)
+        flag = "--" + field.name.replace("_", "-")
+        if not field.init or value is None or value is False:
+            continue
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
 
 
 @app.command()

@@ -8,21 +8,43 @@ from enum import Enum
 from edgedigits.core.errors import UsageError
 
 
-class Polarity(str, Enum):
+class Choice(str, Enum):
+    """A closed set of option values, listed once: typer shows and checks them (``[auto|cpu|cuda]``),
+    the library accepts a member or its value. ``str()`` and f-strings give the value."""
+
+    def __str__(self) -> str:  # the value, on every Python (3.12 changed what format() shows)
+        return self.value
+
+    @classmethod
+    def of(cls, value: object, flag: str):
+        """``value`` as a member of this choice, or a one-line UsageError naming ``flag``."""
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(member.value for member in cls)
+            raise UsageError(f"{flag} must be one of {choices}, got {value!r}") from None
+
+
+class Polarity(Choice):
     """How ink and paper differ in a frame; ``auto`` decides per frame (``resolve_polarity``)."""
 
     DARK_ON_LIGHT = "dark-on-light"
     LIGHT_ON_DARK = "light-on-dark"
     AUTO = "auto"
 
-    def __str__(self) -> str:  # the value, on every Python (3.12 changed what format() shows)
-        return self.value
 
-
-def check_polarity(polarity: str) -> Polarity:
+def check_polarity(polarity: object) -> Polarity:
     """The ``Polarity`` a string names; anything else is a one-line usage error."""
-    try:
-        return Polarity(polarity)
-    except ValueError:
-        names = ", ".join(p.value for p in Polarity)
-        raise UsageError(f"polarity must be one of {names}, got {polarity!r}") from None
+    return Polarity.of(polarity, "polarity")
+
+
+class Device(Choice):
+    AUTO = "auto"  # CUDA when available
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class RecipeName(Choice):
+    DEFAULT = "default"
+    DISTILL = "distill"
+    SEED = "seed"

@@ -49,20 +49,27 @@ def launched() -> bool:
     return all(k in os.environ for k in ENV_KEYS)
 
 
-def join(device_type: str) -> Group:
-    """Join the process group torchrun set up (a no-op for a single process)."""
+def this_process() -> Group:
+    """This process's place in the job, as torchrun's environment gives it (rank 0 of 1 outside torchrun,
+    and in a torchrun job of one process)."""
     if not launched():
         return Group()
     try:
         rank, world, local = (int(os.environ[k]) for k in ENV_KEYS)
     except ValueError as exc:
         raise UsageError(f"torchrun environment is malformed ({exc})") from exc
-    if world == 1:
-        return Group()
+    return Group(rank, world, local) if world > 1 else Group()
+
+
+def join(device_type: str) -> Group:
+    """Join the process group torchrun set up (a no-op for a single process)."""
+    group = this_process()
+    if not group.active:
+        return group
     if device_type == "cuda":
-        torch.cuda.set_device(local)
+        torch.cuda.set_device(group.local_rank)
     dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return Group(rank, world, local)
+    return group
 
 
 def leave(group: Group) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgedigits.core import data
+from edgedigits.core.choices import Device
 from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.core.files import write_json_atomic
 from edgedigits.train.checkpoint import LoadedModel, load_model, save_checkpoint
@@ -43,14 +45,15 @@ class TrainResult:
     checkpoint: str
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
+def pick_device(name: Device | str) -> torch.device:
+    device = Device.of(name, "--device")
+    if device is Device.AUTO:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+    if device is Device.CUDA and not torch.cuda.is_available():
         raise UsageError(
             "--device cuda was asked for but CUDA is not available here; use --device cpu or auto"
         )
-    return torch.device(name)
+    return torch.device(device.value)
 
 
 def to_tensors(split: data.Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,6 +61,16 @@ def to_tensors(split: data.Split, device: torch.device) -> tuple[torch.Tensor, t
     images = torch.from_numpy(split.images.copy()).to(device)  # copy: the IDX buffer is read-only
     labels = torch.from_numpy(split.labels.astype(np.int64)).to(device)
     return images, labels
+
+
+def _unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images [B, 28, 28] -> float [B, 1, 28, 28] in [0, 1]."""
+    return images.unsqueeze(1).float().div_(255)
+
+
+def normalize(x: torch.Tensor, norm: Normalization) -> torch.Tensor:
+    """The network's input from [0, 1] pixels: ``(x - mean) / std`` (the recipe's normalization)."""
+    return (x - norm.mean) / norm.std
 
 
 def augment_batch(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:
@@ -104,8 +117,7 @@ def calibrate_rejection(
 
     def top(images: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            x = (images.float().unsqueeze(1) / 255 - norm.mean) / norm.std
-            return F.softmax(net(x), 1).amax(1).float().cpu()
+            return F.softmax(net(normalize(_unit(images), norm)), 1).amax(1).float().cpu()
 
     net.eval()
     tops = [top(d) for d in digits]
@@ -125,7 +137,7 @@ def evaluate(
     correct = 0
     with torch.inference_mode():
         for i in range(0, len(images), batch_size):
-            x = (images[i : i + batch_size].float() / 255 - norm.mean) / norm.std
+            x = normalize(_unit(images[i : i + batch_size]), norm)
             correct += int((net(x).argmax(1) == labels[i : i + batch_size]).sum())
     return correct / len(images)
 
@@ -184,31 +196,97 @@ def _reseed(aug: torch.Generator, seed: int, epoch: int, group: Group) -> None:
         aug.manual_seed(seed * 1_000_003 + epoch * 1009 + group.rank + 1)
 
 
-def _fit_epoch(
-    model: nn.Module,
-    opt,
-    sched,
-    batches: _Batches,
-    perm: torch.Tensor,
-    make_batch: Callable[[torch.Tensor], torch.Tensor],
-    progress: Progress,
-) -> float:
-    """One epoch of steps; ``make_batch(indices) -> mean loss`` over them. Returns the mean loss (of
-    this rank's shards)."""
-    model.train()
+@dataclass(frozen=True)
+class _Run:
+    """One training run as its pieces read it: the settings (a resumed run's own recipe and seed), where
+    it runs, and where it reports."""
+
+    config: TrainConfig
+    recipe: Recipe
+    resume: _Resume | None
+    device: torch.device
+    group: Group
+    progress: Progress
+
+    @property
+    def norm(self) -> Normalization:
+        return Normalization(*self.recipe.normalization)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.config.out / CHECKPOINT_NAME
+
+
+@dataclass(frozen=True)
+class _Material:
+    """The run's images on the device (uint8 [N, 28, 28]) and labels: the training digits (with their
+    runtime renderings under outlier exposure), the test digits, and outlier exposure's non-digits to
+    train on and its calibration sets."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    non_digits: torch.Tensor | None = None
+    # (the test digits as the runtime renders them, non-digits never trained on)
+    calibration: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One network's training, the teacher's or the student's: everything its epochs use."""
+
+    name: str  # in the progress bar: "teacher", "student" or "train"
+    label: str  # before "epoch" in its lines: "teacher ", "student " or nothing
+    net: nn.Module
+    model: nn.Module  # ``net``, or DistributedDataParallel around it
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    batches: _Batches
+    gen: torch.Generator  # the permutations
+    aug_gen: torch.Generator  # the augmentation (and the non-digits drawn into a batch)
+    seed: int
+    epochs: int
+    loss: Callable[[torch.Tensor], torch.Tensor]  # a batch's indices -> its mean loss
+
+
+def _fit_epoch(phase: _Phase, perm: torch.Tensor, progress: Progress) -> float:
+    """One epoch of steps over ``perm``. Returns the mean loss (of this rank's shards)."""
+    phase.model.train()
+    batches = phase.batches
     loss_sum = torch.zeros((), device=perm.device)
     for step, (idx, whole) in enumerate(batches(perm)):
-        loss = make_batch(idx)
-        opt.zero_grad(set_to_none=True)
+        loss = phase.loss(idx)
+        phase.opt.zero_grad(set_to_none=True)
         # DDP averages the ranks' gradients; weighting each by its share of the global batch makes that
         # the global batch's mean even when the shards differ by an image (1.0 for one process)
         (loss * (len(idx) * batches.group.world / whole)).backward()
-        opt.step()
-        sched.step()
+        phase.opt.step()
+        phase.sched.step()
         loss_sum += loss.detach()
         shown = float(loss.detach()) if progress.tty and step % 50 == 0 else None  # a GPU sync: rarely
         progress.advance(whole, shown)
     return float(loss_sum) / batches.steps()
+
+
+def _epochs(
+    run: _Run, phase: _Phase, data: _Material, first: int = 0, elapsed: float = 0.0
+) -> Iterator[dict]:
+    """Train ``phase`` from epoch ``first`` on; after each epoch, log it and yield its record (its
+    ``seconds`` include ``elapsed``, the time of the run it resumes)."""
+    t0 = time.perf_counter()
+    for epoch in range(first, phase.epochs):
+        _reseed(phase.aug_gen, phase.seed, epoch, run.group)
+        perm = torch.randperm(phase.batches.n, generator=phase.gen).to(run.device)
+        run.progress.start(phase.name, epoch + 1, phase.epochs, phase.batches.steps())
+        loss = _fit_epoch(phase, perm, run.progress)
+        accuracy = evaluate(phase.net, data.test_x, data.test_y, run.norm)  # every rank: cheap, no broadcast
+        seconds = elapsed + time.perf_counter() - t0
+        run.progress.epoch(
+            f"{phase.label}epoch {epoch + 1}/{phase.epochs}  loss {loss:.4f}  test acc {accuracy:.4f}  "
+            f"{seconds:.1f}s"
+        )
+        yield {"epoch": epoch + 1, "loss": loss, "test_accuracy": accuracy, "seconds": round(seconds, 3)}
 
 
 def train(
@@ -229,126 +307,125 @@ def train(
     progress = progress or Progress(enabled=group.main)
     try:
         check_shards(recipe.batch_size, group.world)  # torchrun started without our launcher
-        return _train(config, resume, recipe, device, group, progress, on_epoch)
+        return _train(_Run(config, recipe, resume, device, group, progress), on_epoch)
     finally:
         progress.close()  # a bar left running (Ctrl-C mid-epoch) would keep the terminal's cursor hidden
         leave(group)
 
 
-def _train(config, resume, recipe, device, group, progress, on_epoch) -> TrainResult:
-    norm = Normalization(*recipe.normalization)
-    torch.manual_seed(config.seed)
-    gen, aug_gen = _generators(config.seed, group)
-
-    train_split = data.load_split("train", config.data_dir)
-    train_x, train_y = to_tensors(train_split, device)
-    test_x, test_y = to_tensors(data.load_split("test", config.data_dir), device)
-    outliers = calibration = None
-    if recipe.outliers is not None:
-        train_x, train_y, outliers, calibration = _outlier_material(
-            train_split, test_x, recipe, config.seed, device
-        )
-    teacher = None
-    if recipe.distill is not None:
-        teacher = _teacher(config, recipe, resume, device, group, progress, train_x, train_y, test_x, test_y)
-
-    net = SimpleNN().to(device)
-    model = _wrap(net, device, group)
-    n = len(train_x)
-    batches = _Batches(n, recipe.batch_size, group)
-    opt, sched = _make_optimizer(net, recipe, batches.steps() * recipe.epochs)
-
-    start_epoch, history, elapsed_before = 0, [], 0.0
-    if resume is not None:
-        start_epoch, history, elapsed_before = _restore(resume, net, opt, sched, gen)
-
-    def make_batch(idx: torch.Tensor) -> torch.Tensor:
-        x = train_x[idx].unsqueeze(1).float().div_(255)
-        extra = 0
-        if outliers is not None:
-            extra = max(1, round(recipe.outliers.fraction * len(idx)))
-            pick = torch.randint(len(outliers), (extra,), generator=aug_gen).to(device)
-            x = torch.cat([x, outliers[pick].unsqueeze(1).float().div_(255)])
-        if recipe.augment is not None:
-            x = augment_batch(x, recipe.augment, aug_gen)
-        x = (x - norm.mean) / norm.std
-        with _autocast(device, config.amp):
-            logits = model(x).float()
-            if teacher is None:
-                loss = F.cross_entropy(
-                    logits[: len(idx)], train_y[idx], label_smoothing=recipe.label_smoothing
-                )
-            else:
-                with torch.no_grad():
-                    soft = teacher.net(x[: len(idx)]).float()
-                d = recipe.distill
-                loss = distill_loss(logits[: len(idx)], soft, train_y[idx], d.temperature, d.alpha)
-        if extra:
-            loss = loss + recipe.outliers.weight * flat_loss(logits[len(idx) :])
-        return loss
-
-    ckpt_path = config.out / CHECKPOINT_NAME
-    t0 = time.perf_counter()
+def _train(run: _Run, on_epoch: Callable[[dict], None] | None) -> TrainResult:
+    torch.manual_seed(run.config.seed)
+    gen, aug_gen = _generators(run.config.seed, run.group)
+    teacher = _given_teacher(run)  # before any data is read: a wrong teacher fails in a second
+    data = _material(run)
+    if teacher is None and run.recipe.distill is not None:
+        teacher = _train_teacher(run, data)
+    student = _student(run, data, teacher, gen, aug_gen)
+    first, history, elapsed = (0, [], 0.0) if run.resume is None else _restore(run.resume, student)
     try:
-        for epoch in range(start_epoch, recipe.epochs):
-            _reseed(aug_gen, config.seed, epoch, group)
-            perm = torch.randperm(n, generator=gen).to(device)
-            phase = "student" if teacher is not None else "train"
-            progress.start(phase, epoch + 1, recipe.epochs, batches.steps())
-            loss = _fit_epoch(model, opt, sched, batches, perm, make_batch, progress)
-            accuracy = evaluate(net, test_x, test_y, norm)  # every rank, the same: cheap, no broadcast
-            seconds = elapsed_before + time.perf_counter() - t0
-            record = {
-                "epoch": epoch + 1,
-                "loss": loss,
-                "test_accuracy": accuracy,
-                "seconds": round(seconds, 3),
-            }
+        for record in _epochs(run, student, data, first, elapsed):
             history.append(record)
-            progress.epoch(
-                f"{phase + ' ' if teacher is not None else ''}epoch {epoch + 1}/{recipe.epochs}  "
-                f"loss {record['loss']:.4f}  test acc {accuracy:.4f}  {seconds:.1f}s"
-            )
-            if group.main:  # the one process that writes
-                metrics = _metrics(config, recipe, device, history, seconds, group)
-                if calibration is not None:
-                    rendered, held_back = calibration
-                    metrics["reject"] = calibrate_rejection(
-                        net, [test_x, rendered], held_back, norm, recipe.outliers.keep
-                    )
-                if teacher is not None:
-                    metrics["teacher"] = teacher.record()
-                state = {
-                    "epoch": epoch + 1,
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "gen_rng": gen.get_state(),
-                    "history": history,
-                    "elapsed": seconds,
-                }
-                save_checkpoint(
-                    ckpt_path,
-                    net,
-                    norm,
-                    recipe=recipe.name,
-                    config=config.describe(recipe),
-                    metrics=metrics,
-                    train_state=state,
-                )
-                write_json_atomic(config.out / METRICS_NAME, metrics)
+            if run.group.main:  # the one process that writes
+                _save_epoch(run, student, data, teacher, history)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
-        kept = ckpt_path if len(history) > start_epoch else config.resume  # None: nothing finished yet
+        kept = run.checkpoint if len(history) > first else run.config.resume  # None: nothing finished yet
         raise Interrupted.at(kept) from None
     return TrainResult(
         test_accuracy=history[-1]["test_accuracy"],
         history=history,
         train_seconds=history[-1]["seconds"],
-        device=str(device),
-        checkpoint=str(ckpt_path),
+        device=str(run.device),
+        checkpoint=str(run.checkpoint),
     )
+
+
+def _student(
+    run: _Run, data: _Material, teacher: Teacher | None, gen: torch.Generator, aug_gen: torch.Generator
+) -> _Phase:
+    """The tutorial MLP, its optimizer and its loss: cross-entropy on the digits or, with a teacher, its
+    soft targets; under outlier exposure, plus the flat-softmax loss of non-digits drawn into each batch."""
+    recipe, device, norm = run.recipe, run.device, run.norm
+    net = SimpleNN().to(device)
+    model = _wrap(net, device, run.group)
+    batches = _Batches(len(data.train_x), recipe.batch_size, run.group)
+    opt, sched = _make_optimizer(net, recipe, batches.steps() * recipe.epochs)
+
+    def loss(idx: torch.Tensor) -> torch.Tensor:
+        x = _unit(data.train_x[idx])
+        extra = 0
+        if data.non_digits is not None:
+            extra = max(1, round(recipe.outliers.fraction * len(idx)))
+            pick = torch.randint(len(data.non_digits), (extra,), generator=aug_gen).to(device)
+            x = torch.cat([x, _unit(data.non_digits[pick])])
+        if recipe.augment is not None:
+            x = augment_batch(x, recipe.augment, aug_gen)
+        x = normalize(x, norm)
+        with _autocast(device, run.config.amp):
+            logits = model(x).float()
+            if teacher is None:
+                value = F.cross_entropy(
+                    logits[: len(idx)], data.train_y[idx], label_smoothing=recipe.label_smoothing
+                )
+            else:
+                with torch.no_grad():
+                    soft = teacher.net(x[: len(idx)]).float()
+                d = recipe.distill
+                value = distill_loss(logits[: len(idx)], soft, data.train_y[idx], d.temperature, d.alpha)
+        if extra:
+            value = value + recipe.outliers.weight * flat_loss(logits[len(idx) :])
+        return value
+
+    distilled = teacher is not None
+    return _Phase(
+        name="student" if distilled else "train",
+        label="student " if distilled else "",
+        net=net,
+        model=model,
+        opt=opt,
+        sched=sched,
+        batches=batches,
+        gen=gen,
+        aug_gen=aug_gen,
+        seed=run.config.seed,
+        epochs=recipe.epochs,
+        loss=loss,
+    )
+
+
+def _save_epoch(
+    run: _Run, student: _Phase, data: _Material, teacher: Teacher | None, history: list[dict]
+) -> None:
+    """Rewrite the checkpoint (with all that resuming needs) and the metrics, each atomically."""
+    recipe = run.recipe
+    metrics = _metrics(run, history)
+    if data.calibration is not None:
+        rendered, held_back = data.calibration
+        metrics["reject"] = calibrate_rejection(
+            student.net, [data.test_x, rendered], held_back, run.norm, recipe.outliers.keep
+        )
+    if teacher is not None:
+        metrics["teacher"] = teacher.record()
+    state = {
+        "epoch": history[-1]["epoch"],
+        "optimizer": student.opt.state_dict(),
+        "scheduler": student.sched.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "gen_rng": student.gen.get_state(),
+        "history": history,
+        "elapsed": history[-1]["seconds"],
+    }
+    save_checkpoint(
+        run.checkpoint,
+        student.net,
+        run.norm,
+        recipe=recipe.name,
+        config=run.config.describe(recipe),
+        metrics=metrics,
+        train_state=state,
+    )
+    write_json_atomic(run.config.out / METRICS_NAME, metrics)
 
 
 def _wrap(net: nn.Module, device: torch.device, group: Group) -> nn.Module:
@@ -358,6 +435,18 @@ def _wrap(net: nn.Module, device: torch.device, group: Group) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _given_teacher(run: _Run) -> Teacher | None:
+    """A distill run's teacher when it is not trained here: the very one a resumed run was trained with,
+    or ``--teacher``'s. None: train one."""
+    if run.recipe.distill is None:
+        return None
+    if run.resume is not None and "teacher" in run.resume.loaded.metrics:
+        return _resumed_teacher(run.config, run.resume.loaded.metrics["teacher"], run.device)
+    if run.config.teacher is not None:
+        return load_teacher(run.config.teacher, run.device)
+    return None
 
 
 def _resumed_teacher(config: TrainConfig, record: dict, device: torch.device) -> Teacher:
@@ -380,91 +469,94 @@ def _resumed_teacher(config: TrainConfig, record: dict, device: torch.device) ->
     )
 
 
-def _teacher(config, recipe, resume, device, group, progress, train_x, train_y, test_x, test_y) -> Teacher:
-    """The CNN teacher: ``--teacher``'s, the one this run (or the run it resumes) saved, or a new one
-    trained on the same augmented digits and saved beside the student."""
-    saved = config.out / TEACHER_NAME
-    if resume is not None and "teacher" in resume.loaded.metrics:
-        return _resumed_teacher(config, resume.loaded.metrics["teacher"], device)
-    if config.teacher is not None:
-        return load_teacher(config.teacher, device)
-    d = recipe.distill
-    norm = Normalization(*recipe.normalization)
-    torch.manual_seed(config.seed + 7)
-    net = TeacherCNN().to(device)
-    model = _wrap(net, device, group)
-    gen, aug_gen = _generators(config.seed + 7, group)
-    batches = _Batches(len(train_x), recipe.batch_size, group)
+def _train_teacher(run: _Run, data: _Material) -> Teacher:
+    """A new CNN teacher, trained on the same augmented digits (its own seed) and saved beside the
+    student."""
+    config, recipe, d = run.config, run.recipe, run.recipe.distill
+    seed, norm = config.seed + 7, run.norm
+    torch.manual_seed(seed)
+    net = TeacherCNN().to(run.device)
+    model = _wrap(net, run.device, run.group)
+    gen, aug_gen = _generators(seed, run.group)
+    batches = _Batches(len(data.train_x), recipe.batch_size, run.group)
     teacher_recipe = replace(recipe, lr=d.teacher_lr, epochs=d.teacher_epochs)
     opt, sched = _make_optimizer(net, teacher_recipe, batches.steps() * d.teacher_epochs)
 
-    def make_batch(idx: torch.Tensor) -> torch.Tensor:
-        x = train_x[idx].unsqueeze(1).float().div_(255)
+    def loss(idx: torch.Tensor) -> torch.Tensor:
+        x = _unit(data.train_x[idx])
         if recipe.augment is not None:
             x = augment_batch(x, recipe.augment, aug_gen)
-        with _autocast(device, config.amp):
-            return F.cross_entropy(model((x - norm.mean) / norm.std).float(), train_y[idx])
+        with _autocast(run.device, config.amp):
+            return F.cross_entropy(model(normalize(x, norm)).float(), data.train_y[idx])
 
-    t0 = time.perf_counter()
-    for epoch in range(d.teacher_epochs):
-        _reseed(aug_gen, config.seed + 7, epoch, group)
-        progress.start("teacher", epoch + 1, d.teacher_epochs, batches.steps())
-        perm = torch.randperm(len(train_x), generator=gen).to(device)
-        loss = _fit_epoch(model, opt, sched, batches, perm, make_batch, progress)
-        accuracy = evaluate(net, test_x, test_y, norm)
-        progress.epoch(
-            f"teacher epoch {epoch + 1}/{d.teacher_epochs}  loss {loss:.4f}  test acc {accuracy:.4f}  "
-            f"{time.perf_counter() - t0:.1f}s"
-        )
+    phase = _Phase(
+        name="teacher",
+        label="teacher ",
+        net=net,
+        model=model,
+        opt=opt,
+        sched=sched,
+        batches=batches,
+        gen=gen,
+        aug_gen=aug_gen,
+        seed=seed,
+        epochs=d.teacher_epochs,
+        loss=loss,
+    )
+    for record in _epochs(run, phase, data):
+        accuracy = record["test_accuracy"]
     net.eval()
-    if group.main:
+    saved = config.out / TEACHER_NAME
+    if run.group.main:
         teacher = save_teacher(saved, net, accuracy, {"recipe": asdict(d), "seed": config.seed})
-    if group.active:
+    if run.group.active:
         dist.barrier()  # the file is written before any rank reads its hash
-    return teacher if group.main else load_teacher(saved, device)
+    return teacher if run.group.main else load_teacher(saved, run.device)
 
 
-def _outlier_material(
-    split: data.Split, test_x: torch.Tensor, recipe: Recipe, seed: int, device: torch.device
-):
-    """Training digits plus their runtime-style renderings, the non-digit bank, and for calibration the
-    test digits as the runtime renders them and non-digits held back (another seed, never trained on).
-    Deterministic per seed, so a resumed run gets the same material."""
-    from edgedigits.train.outliers import non_digits, runtime_renderings
+def _material(run: _Run) -> _Material:
+    """MNIST on the device; under outlier exposure, training digits plus their runtime-style
+    renderings, the non-digit bank, and for calibration the test digits as the runtime renders them and
+    non-digits held back. Deterministic per seed, so a resumed run gets the same material (built once
+    per process: ``outliers.outlier_material``)."""
+    config, out, device = run.config, run.recipe.outliers, run.device
+    train_split = data.load_split("train", config.data_dir)
+    test_split = data.load_split("test", config.data_dir)
+    test_x, test_y = to_tensors(test_split, device)
+    if out is None:
+        return _Material(*to_tensors(train_split, device), test_x, test_y)
+    from edgedigits.train.outliers import outlier_material
 
-    out = recipe.outliers
-    rng = np.random.default_rng(seed)
-    picked = rng.choice(len(split.images), size=min(out.renderings, len(split.images)), replace=False)
-    images = np.concatenate([split.images, runtime_renderings(split.images[picked], rng)])
-    labels = np.concatenate([split.labels, split.labels[picked]]).astype(np.int64)
-    bank = non_digits(out.bank, split.images, rng)
-    calibration_rng = np.random.default_rng(seed + 1_000_003)
-    held_back = non_digits(2000, split.images, calibration_rng)
-    rendered_test = runtime_renderings(test_x.cpu().numpy(), calibration_rng)
-    return (
+    made = outlier_material(
+        train_split.images, test_split.images, config.seed, bank=out.bank, renderings=out.renderings
+    )
+    images = np.concatenate([train_split.images, made.renderings])
+    labels = np.concatenate([train_split.labels, train_split.labels[made.picked]]).astype(np.int64)
+    return _Material(
         torch.from_numpy(images).to(device),
         torch.from_numpy(labels).to(device),
-        torch.from_numpy(bank).to(device),
-        (torch.from_numpy(rendered_test).to(device), torch.from_numpy(held_back).to(device)),
+        test_x,
+        test_y,
+        non_digits=_on_device(made.bank, device),
+        calibration=(_on_device(made.rendered_test, device), _on_device(made.held_back, device)),
     )
 
 
-def _metrics(
-    config: TrainConfig,
-    recipe: Recipe,
-    device: torch.device,
-    history: list[dict],
-    seconds: float,
-    group: Group,
-) -> dict:
+def _on_device(shared: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A tensor of its own from a read-only array that other runs share."""
+    return torch.from_numpy(shared.copy()).to(device)
+
+
+def _metrics(run: _Run, history: list[dict]) -> dict:
+    config, recipe = run.config, run.recipe
     return {
-        "processes": group.world,
+        "processes": run.group.world,
         "amp": config.amp,
         "test_accuracy": history[-1]["test_accuracy"],
         "epochs": history[-1]["epoch"],
-        "train_seconds": round(seconds, 3),
+        "train_seconds": history[-1]["seconds"],
         "recipe": recipe.name,
-        "device": str(device),
+        "device": str(run.device),
         "seed": config.seed,
         "batch_size": recipe.batch_size,
         "lr": recipe.lr,
@@ -515,11 +607,12 @@ def _load_resume(config: TrainConfig) -> _Resume:
     return _Resume(loaded, state, replace(config.resolved, **saved), seed)
 
 
-def _restore(resume: _Resume, net, opt, sched, gen) -> tuple[int, list[dict], float]:
+def _restore(resume: _Resume, student: _Phase) -> tuple[int, list[dict], float]:
+    """The saved run's weights, optimizer, schedule and random streams; (epochs done, history, seconds)."""
     state = resume.state
-    net.load_state_dict(resume.loaded.net.state_dict())
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
+    student.net.load_state_dict(resume.loaded.net.state_dict())
+    student.opt.load_state_dict(state["optimizer"])
+    student.sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
-    gen.set_state(state["gen_rng"])
+    student.gen.set_state(state["gen_rng"])
     return int(state["epoch"]), list(state["history"]), float(state["elapsed"])

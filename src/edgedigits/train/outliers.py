@@ -9,6 +9,10 @@ softmax, which the rejection rule in the model's contract turns into "not a digi
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -16,6 +20,8 @@ from edgedigits.runtime.normalize import to_mnist
 from edgedigits.train.marks import tune_mark
 
 NON_DIGIT_KINDS = ("mark", "pair", "dash", "texture", "scribble")
+HELD_BACK = 2000  # non-digits drawn for calibration from another seed, never trained on
+CACHED_RUNS = 4  # material kept per process: a few seeds' worth (about 40 MB each)
 
 
 def _binary(alpha: np.ndarray, level: float = 0.5) -> np.ndarray:
@@ -105,3 +111,56 @@ def runtime_renderings(images: np.ndarray, rng: np.random.Generator) -> np.ndarr
                 mask = ((big > 127) * 255).astype(np.uint8)
         out[i] = _to_uint8(to_mnist(mask))
     return out
+
+
+@dataclass(frozen=True)
+class OutlierMaterial:
+    """What outlier exposure trains and calibrates with, all uint8 [N, 28, 28] and read-only (shared by
+    every run of a process that asks for the same one)."""
+
+    picked: np.ndarray  # indices of the training digits rendered again ([renderings])
+    renderings: np.ndarray  # those digits as the runtime renders them
+    bank: np.ndarray  # non-digits to train on
+    held_back: np.ndarray  # non-digits never trained on (another seed), for calibration
+    rendered_test: np.ndarray  # the test digits as the runtime renders them, for calibration
+
+
+_cache: OrderedDict[tuple, OutlierMaterial] = OrderedDict()
+
+
+def outlier_material(
+    train: np.ndarray, test: np.ndarray, seed: int, *, bank: int, renderings: int
+) -> OutlierMaterial:
+    """The material for ``seed``: a pure function of its arguments, so a resumed run gets the same, and
+    built once per process for the same digits, seed and sizes (renderings cost seconds; tests train
+    many short runs). ``train`` and ``test`` are the MNIST images, uint8 [N, 28, 28]."""
+    key = (_digest(train), _digest(test), seed, bank, renderings)
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    material = _build(train, test, seed, bank, renderings)
+    _cache[key] = material
+    while len(_cache) > CACHED_RUNS:
+        _cache.popitem(last=False)
+    return material
+
+
+def _digest(images: np.ndarray) -> bytes:
+    """The images' content (tens of milliseconds for MNIST's training set)."""
+    h = hashlib.blake2b(str((images.shape, images.dtype.str)).encode(), digest_size=16)
+    h.update(np.ascontiguousarray(images).data)
+    return h.digest()
+
+
+def _build(train: np.ndarray, test: np.ndarray, seed: int, bank: int, renderings: int) -> OutlierMaterial:
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(train), size=min(renderings, len(train)), replace=False)
+    rendered = runtime_renderings(train[picked], rng)
+    drawn = non_digits(bank, train, rng)
+    calibration_rng = np.random.default_rng(seed + 1_000_003)
+    held_back = non_digits(HELD_BACK, train, calibration_rng)
+    rendered_test = runtime_renderings(test, calibration_rng)
+    arrays = (picked, rendered, drawn, held_back, rendered_test)
+    for array in arrays:
+        array.setflags(write=False)
+    return OutlierMaterial(*arrays)

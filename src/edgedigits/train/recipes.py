@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from edgedigits.core.choices import Device, RecipeName
 from edgedigits.core.errors import UsageError
 from edgedigits.core.files import writable_dir_problem
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -112,28 +111,34 @@ _DEFAULT = Recipe(
     outliers=Outliers(),
 )
 
-RECIPES: dict[str, Recipe] = {
+RECIPES: dict[RecipeName, Recipe] = {
     # The PyTorch tutorial, step for step: plain SGD, batch 64, 5 epochs, Normalize(0.5, 0.5).
-    "seed": Recipe(name="seed", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", normalization=(0.5, 0.5)),
+    RecipeName.SEED: Recipe(
+        name="seed", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", normalization=(0.5, 0.5)
+    ),
     # Tuned for accuracy per second on 2 CPU cores: big batches, one-cycle AdamW and affine jitter;
     # elastic wobble, pen width and the runtime's own crop rendering for hands that are not MNIST's, and
     # outlier exposure so that the runtime can reject what is not a digit.
-    "default": _DEFAULT,
+    RecipeName.DEFAULT: _DEFAULT,
     # The default recipe with a CNN teacher's soft targets on every augmented batch, its robustness
     # training kept. 17 student epochs: teacher included, the recipe fits 5 minutes on 2 CPU cores.
-    "distill": replace(_DEFAULT, name="distill", epochs=17, distill=Distill()),
+    RecipeName.DISTILL: replace(_DEFAULT, name="distill", epochs=17, distill=Distill()),
 }
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything ``edgedigits train`` needs; options left as None take the recipe's value."""
+    """Everything ``edgedigits train`` needs; options left as None take the recipe's value. ``recipe``
+    and ``device`` take a member or its value (``"cpu"``) and are members once constructed.
 
-    recipe: str = "default"
+    Every field is a ``train`` option of the same name (``batch_size``: ``--batch-size``; a bool: a flag),
+    which is how ``--nproc`` hands the configuration to its processes (``cli._train_argv``)."""
+
+    recipe: RecipeName = RecipeName.DEFAULT
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
-    device: str = "auto"
+    device: Device = Device.AUTO
     seed: int = 0
     data_dir: Path | None = None
     out: Path = Path("models")
@@ -143,16 +148,14 @@ class TrainConfig:
     resolved: Recipe = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.recipe not in RECIPES:
-            raise UsageError(f"unknown recipe {self.recipe!r}; choose one of: {', '.join(RECIPES)}")
+        object.__setattr__(self, "recipe", RecipeName.of(self.recipe, "--recipe"))
+        object.__setattr__(self, "device", Device.of(self.device, "--device"))
         if self.epochs is not None and self.epochs < 1:
             raise UsageError(f"--epochs must be >= 1, got {self.epochs}")
         if self.batch_size is not None and self.batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.lr is not None and not self.lr > 0:
             raise UsageError(f"--lr must be > 0, got {self.lr}")
-        if self.device not in DEVICES:
-            raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.seed < 0:
             raise UsageError(f"--seed must be >= 0, got {self.seed}")
         if self.teacher is not None:
@@ -178,6 +181,6 @@ class TrainConfig:
         return {
             "recipe": asdict(recipe or self.resolved),
             "seed": self.seed,
-            "device": self.device,
+            "device": self.device.value,  # plain str: a weights-only checkpoint holds no enum
             "amp": self.amp,
         }
