@@ -55,6 +55,7 @@ class TinyTeacher(torch.nn.Module):
         return self.fc(x.reshape(len(x), -1))
 
 
+@pytest.mark.slow
 def test_distill_trains_a_teacher_then_the_tutorial_mlp(data_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("edgedigits.train.loop.TeacherCNN", TinyTeacher)
     monkeypatch.setattr("edgedigits.train.teacher.TeacherCNN", TinyTeacher)
@@ -84,6 +85,7 @@ def test_distill_trains_a_teacher_then_the_tutorial_mlp(data_dir, tmp_path, monk
     assert json.loads(manifest.metadata["teacher"]) == record and manifest.metadata["recipe"] == "distill"
 
 
+@pytest.mark.slow
 def test_a_saved_teacher_is_reused_and_checked(data_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("edgedigits.train.teacher.TeacherCNN", TinyTeacher)
     path = tmp_path / "t.pt"
@@ -151,6 +153,7 @@ def test_bf16_autocast_trains_on_cpu(data_dir, tmp_path):
     assert load_model(result.checkpoint).net.fc1.weight.dtype == torch.float32  # master weights stay fp32
 
 
+@pytest.mark.slow
 def test_resume_finds_its_own_teacher_and_refuses_another(data_dir, tmp_path, monkeypatch):
     from edgedigits.core.errors import Interrupted
 

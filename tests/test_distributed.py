@@ -51,6 +51,7 @@ def test_each_rank_takes_its_shard_of_every_global_batch():
     assert [len(idx) for idx, _ in tail] == [64] and _Batches(129, 128, Group(1, 2, 1)).steps() == 1
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_give_the_same_weights_for_the_same_seed(data_dir, tmp_path):
     runs = [two_process_run(tmp_path / name, data_dir, "--epochs", "1", "--seed", "5") for name in "ab"]
     for proc in runs:
@@ -99,6 +100,7 @@ def held_two_process_run(out: Path, data_dir: Path) -> Held:
     return Held(*args, "--data-dir", str(data_dir), "--out", str(out), hold="train:2:1")
 
 
+@pytest.mark.slow
 def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, tmp_path):
     out = tmp_path / "run"
     with held_two_process_run(out, data_dir) as run:
@@ -120,6 +122,7 @@ def test_a_killed_rank_ends_the_job_in_one_line_and_resume_continues(data_dir, t
     assert [h["epoch"] for h in history] == [1, 2]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_rank_with_the_resume_hint(data_dir, tmp_path):
     out = tmp_path / "run"
     with held_two_process_run(out, data_dir) as run:

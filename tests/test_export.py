@@ -144,6 +144,7 @@ def test_metadata_round_trip_in_every_container(exported):
     )
 
 
+@pytest.mark.slow
 def test_export_makes_no_deprecation_noise(release, data_dir, tmp_path):
     out = release
     with warnings.catch_warnings(record=True) as caught:

@@ -30,6 +30,7 @@ def no_partial_files(folder: Path) -> bool:
 TRAIN = ["--recipe", "default", "--epochs", "3", "--batch-size", "512", "--device", "cpu", "--seed", "5"]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
     cut, whole = tmp_path / "cut", tmp_path / "whole"
     with Held("train", *TRAIN, "--data-dir", str(data_dir), "--out", str(cut), hold="train:2:1") as run:
@@ -51,6 +52,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(data_dir, tm
     assert no_partial_files(cut)
 
 
+@pytest.mark.slow
 def test_sigint_stops_cleanly_with_a_resume_hint(data_dir, tmp_path):
     # the tutorial recipe: what is interrupted does not matter, and it starts in seconds
     quick = ["--recipe", "seed", "--epochs", "3", "--batch-size", "512", "--device", "cpu"]
@@ -68,6 +70,7 @@ def test_sigint_stops_cleanly_with_a_resume_hint(data_dir, tmp_path):
     assert no_partial_files(tmp_path)
 
 
+@pytest.mark.slow
 def test_killed_export_leaves_the_previous_export_intact(release, data_dir, tmp_path):
     out = release
     models = tmp_path / "models"

@@ -29,12 +29,14 @@ def _quick(data_dir, out, **kw):
     )
 
 
+@pytest.mark.slow
 def test_short_run_learns_well_above_chance(trained):
     _, result = trained
     assert result.test_accuracy > 0.90  # chance is 0.10
     assert [h["epoch"] for h in result.history] == [1]
 
 
+@pytest.mark.slow
 def test_checkpoint_and_metrics_contents(trained):
     out, result = trained
     obj = torch.load(out / CHECKPOINT_NAME, weights_only=True)
@@ -49,8 +51,8 @@ def test_checkpoint_and_metrics_contents(trained):
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
 
 
-def test_checkpoint_round_trip_gives_identical_outputs(trained, tmp_path):
-    out, _ = trained
+def test_checkpoint_round_trip_gives_identical_outputs(release, tmp_path):
+    out = release
     loaded = load_model(out / CHECKPOINT_NAME)
     x = torch.rand(5, 1, 28, 28)
     save_checkpoint(
@@ -66,6 +68,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(trained, tmp_path):
     assert again.normalization == loaded.normalization
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_and_other_seed_differs(data_dir, tmp_path):
     a = load_model(train(_quick(data_dir, tmp_path / "a", seed=3)).checkpoint).net.state_dict()
     b = load_model(train(_quick(data_dir, tmp_path / "b", seed=3)).checkpoint).net.state_dict()
@@ -74,6 +77,7 @@ def test_same_seed_same_weights_and_other_seed_differs(data_dir, tmp_path):
     assert not torch.equal(a["fc1.weight"], c["fc1.weight"])
 
 
+@pytest.mark.slow
 def test_resume_continues_to_the_same_weights(data_dir, tmp_path):
     full = train(_quick(data_dir, tmp_path / "full", epochs=2))
 
@@ -92,6 +96,7 @@ def test_resume_continues_to_the_same_weights(data_dir, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_saved_run_and_refuses_to_change_it(data_dir, tmp_path):
     done = train(_quick(data_dir, tmp_path, epochs=1))
     ckpt = tmp_path / CHECKPOINT_NAME
@@ -162,8 +167,8 @@ def test_corrupt_checkpoints_are_refused(tmp_path, blob, message):
         load_model(tmp_path / "bad.pt")
 
 
-def test_truncated_checkpoint_is_refused(trained, tmp_path):
-    out, _ = trained
+def test_truncated_checkpoint_is_refused(release, tmp_path):
+    out = release
     blob = (out / CHECKPOINT_NAME).read_bytes()
     (tmp_path / "cut.pt").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
@@ -184,8 +189,8 @@ def test_pickled_code_is_never_loaded(tmp_path):
         lambda c: c.update(normalization={"mean": 0.1, "std": 0.0}),
     ],
 )
-def test_damaged_checkpoint_structure_is_refused(trained, tmp_path, mutate):
-    obj = torch.load(trained[0] / CHECKPOINT_NAME, weights_only=True)
+def test_damaged_checkpoint_structure_is_refused(release, tmp_path, mutate):
+    obj = torch.load(release / CHECKPOINT_NAME, weights_only=True)
     mutate(obj)
     torch.save(obj, tmp_path / "damaged.pt")
     with pytest.raises(CheckpointError, match="damaged checkpoint|do not fit"):

@@ -351,6 +351,7 @@ def test_unattended_options_are_checked_before_any_work(tmp_path, args, message)
 # --- against a real loopback stream ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stream_comes_back_after_a_restart_then_gives_up(sheets, tmp_path):
     jsonl = tmp_path / "frames.jsonl"
     first = MjpegServer([sheets["before"]], fps=20).start()
@@ -383,6 +384,7 @@ def test_stream_comes_back_after_a_restart_then_gives_up(sheets, tmp_path):
     assert "source lost; 1 reconnect(s)" in lines[-2] and f"{len(out)} frame(s)" in lines[-2]
 
 
+@pytest.mark.slow
 def test_sigkill_loses_at_most_the_open_segment(sheets, tmp_path):
     out, jsonl = tmp_path / "rec" / "cam.mp4", tmp_path / "frames.jsonl"
     with MjpegServer([sheets["before"]], fps=20) as server:
@@ -416,6 +418,7 @@ def test_sigkill_loses_at_most_the_open_segment(sheets, tmp_path):
     assert playable_frames(after[-1]) == 3 and recording.stale_partials(out) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 def test_a_stop_signal_closes_the_recording_and_exits_with_its_code(sheets, tmp_path, sig, code):
     out = tmp_path / "cam.mp4"
@@ -502,6 +505,7 @@ def test_a_stream_that_cannot_open_keeps_its_password_out_of_the_error(tmp_path)
         assert "hunter2" not in result.output and "admin" not in result.output
 
 
+@pytest.mark.slow
 def test_a_reconnecting_stream_keeps_its_credentials_out_of_every_line(sheets, tmp_path, monkeypatch):
     """The log lines of a stream that drops, the reconnect attempts, the summary, the final error, the
     JSON lines and --jsonl: none carries the user, the password or the token."""
