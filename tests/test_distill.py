@@ -145,6 +145,7 @@ def test_progress_draws_on_a_terminal_and_logs_one_line_per_epoch_elsewhere():
     assert quiet.getvalue() == ""  # a rank other than 0
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_on_cpu(data_dir, tmp_path):
     config = TrainConfig(recipe="seed", epochs=1, data_dir=data_dir, out=tmp_path, device="cpu", amp=True)
     result = train(config, progress=Progress(enabled=False))
