@@ -170,7 +170,10 @@ def test_checkpoints_are_only_loaded_with_weights_only():
         (["verify", "--models", "{file}"], "is a file; give the folder"),
         (["bench", "--models", "{file}"], "is a file; give the folder"),
         (["bench", "--runs", "5"], "Invalid value for '--runs': Input should be greater than or equal to 10"),
-        (["report", "--bench-runs", "9"], "Invalid value for '--bench-runs': Input should be greater than or equal to 10"),
+        (
+            ["report", "--bench-runs", "9"],
+            "Invalid value for '--bench-runs': Input should be greater than or equal to 10",
+        ),
         (["report", "--out", "{file}"], "is a file; give a folder"),
         (["detect", "--source", "x.png", "--max-frames", "0"], "--max-frames must be >= 1"),
         (
