@@ -137,3 +137,23 @@ def test_a_manifest_without_a_reference_says_to_re_export(models_copy, data_dir)
     (models_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
     proc = cli("verify", "--models", str(models_copy), "--data-dir", str(data_dir))
     assert proc.returncode == 1 and "records no reference outputs; re-run `edgedigits export`" in proc.stderr
+
+
+def test_formats_tells_a_bare_device_what_it_can_export_and_run():
+    proc = core_cli("formats", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["format"]: r for r in json.loads(proc.stdout)["formats"]}
+    assert list(rows) == [f.name for f in FORMATS]
+    assert all(r["export_missing"] == "pip install 'edgedigits[train]'" for r in rows.values())
+    runtimes = {r["format"]: {rt["name"]: rt["missing"] for rt in r["runtimes"]} for r in rows.values()}
+    assert runtimes["onnx"] == {
+        "onnxruntime": None,
+        "onnx.reference": "pip install 'edgedigits[train]'",
+        "cv2.dnn": None,
+    }
+    assert runtimes["executorch"] == {"executorch": "pip install 'edgedigits[executorch]'"}
+    assert runtimes["c_int8"] == {"ctypes": None}
+    assert rows["onnx_qdq_int8"]["dtype"] == "int8" and rows["openvino"]["files"] == [
+        "mnist_mlp.xml",
+        "mnist_mlp.bin",
+    ]
