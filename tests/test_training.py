@@ -1,6 +1,5 @@
 import datetime
 import json
-import os
 import subprocess
 import sys
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import cli
 from edgedigits.core.choices import Device, RecipeName
 from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.train.checkpoint import load_model, save_checkpoint
@@ -240,27 +240,16 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     assert proc.stderr.strip() == "error: --epochs must be >= 1, got -3"
 
 
-def test_cli_help_shows_every_option_with_its_default():
-    proc = subprocess.run(
-        [sys.executable, "-m", "edgedigits", "train", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        # PYTHONPATH kept: without it, the installed edgedigits would answer, not this checkout's
-        env={"COLUMNS": "200", "PATH": "", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
-    )
+def test_cli_help_shows_every_option_with_its_default(monkeypatch):
+    """Every TrainConfig field is a `train` option (a new field without one fails here), with its
+    default and, for the choices, every value."""
+    from dataclasses import fields
+
+    monkeypatch.setenv("COLUMNS", "200")
+    proc = cli("train", "--help")
     assert proc.returncode == 0
-    for option in (
-        "--recipe",
-        "--epochs",
-        "--batch-size",
-        "--lr",
-        "--device",
-        "--seed",
-        "--data-dir",
-        "--out",
-        "--resume",
-    ):
-        assert option in proc.stdout
+    options = {f"--{f.name.replace('_', '-')}" for f in fields(TrainConfig) if f.init} | {"--nproc"}
+    assert {o for o in options if o not in proc.stdout} == set()
     assert "[default: default]" in proc.stdout and "[default: auto]" in proc.stdout
     assert "default|distill|seed" in proc.stdout and "auto|cpu|cuda" in proc.stdout  # the choices
+    assert "[default: 1]" in proc.stdout  # --nproc

@@ -152,3 +152,19 @@ def test_bench_rows_and_goals(reference, runs):
     assert len(goals(rows)) == 4
     assert json.loads(to_json(rows))["threads"] == 1
     assert "flash KiB" in table(rows).plain()
+
+
+def test_skips_are_not_passes():
+    from edgedigits.core.errors import ParityError
+    from edgedigits.proof.verify import Check, raise_on_failure, to_json
+
+    checks = [Check("a.onnx", "onnx/onnxruntime", "float32", skipped="pip install x")]
+    report = json.loads(to_json(checks))
+    assert (report["passed"], report["failed"], report["skipped"]) == (0, 0, 1)
+    assert report["checks"][0]["status"] == "skip"
+    with pytest.raises(ParityError, match="no artifact was proven: every runtime was skipped"):
+        raise_on_failure(checks)
+    checks.append(Check("b.c", "c/ctypes", "float32", 0.0, 1.0, 0.99))
+    raise_on_failure(checks)  # one proven, one skipped: fine unless every runtime is required
+    with pytest.raises(ParityError, match=r"--require-all: 1 check\(s\) skipped \(onnx/onnxruntime\); pip"):
+        raise_on_failure(checks, require_all=True)
