@@ -102,6 +102,8 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime("ctypes", "edgedigits.runtime.c_model:CModel", Needs(c_compiler=True), "c"),
     Runtime("litert", "edgedigits.runtime.tflite:LiteRtModel", Needs("litert", "ai_edge_litert"), "litert"),
     Runtime("tflm", "edgedigits.runtime.tflite:TflmModel", Needs("litert", "tflite_micro"), "tflm"),
+    Runtime("mnn", "edgedigits.runtime.mobile:MnnModel", Needs("mnn", "MNN"), "mnn"),
+    Runtime("ncnn", "edgedigits.runtime.mobile:NcnnModel", Needs("ncnn", "ncnn"), "ncnn"),
 )
 RUNTIME = {r.name: r for r in RUNTIMES}
 
@@ -240,6 +242,27 @@ FORMATS: tuple[Format, ...] = (
         needs=Needs("litert-export", "litert_torch"),
         footprint=TFLITE_FOOTPRINT,
         runs_on="LiteRT (Android, Linux boards), TensorFlow Lite Micro (Arduino, ESP32, Cortex-M)",
+    ),
+    Format(
+        "mnn",
+        ".mnn",
+        f"{_FORMATS}.mnn_model:onnx_to_mnn",
+        ("onnx",),
+        ("mnn",),
+        FP32,
+        needs=Needs("mnn", "MNN"),
+        runs_on="MNN (Android, iOS, Linux boards)",
+    ),
+    Format(
+        "ncnn",
+        ".ncnn.param",
+        f"{_FORMATS}.ncnn_pnnx:torch_to_ncnn",
+        (TORCH,),
+        ("ncnn",),
+        FP32,
+        needs=Needs("ncnn-export", "pnnx"),
+        companions=(".bin", ".json"),
+        runs_on="ncnn (Android, iOS, Raspberry Pi; Vulkan GPUs)",
     ),
     Format(
         "onnx_int8",
