@@ -24,13 +24,15 @@ import numpy as np
 
 from edgedigits.core.contract import INPUT_NAME
 from edgedigits.export.formats.context import ExportContext
-from edgedigits.export.formats.quiet import PYTREE_ENUM, quiet_export
+from edgedigits.export.formats.quiet import PYTREE_ENUM, Warned, quiet_export
 from edgedigits.runtime.backends import import_extra
 from edgedigits.runtime.tflite import FILE_IDENTIFIER, TFLITE_METADATA
 
 EXTRA = "litert-export"
 SIGNATURE = "serving_default"  # the signature litert-torch names and the quantizer calibrates
 BUFFER_ALIGNMENT = 16
+# the quantizer's calibration keeps every intermediate tensor to record its range, and LiteRT says so
+PRESERVE_ALL_TENSORS = Warned(UserWarning, r"Warning: Enabling `experimental_preserve_all_tensors`")
 
 
 @contextlib.contextmanager
@@ -101,7 +103,7 @@ def torch_to_tflite(ctx: ExportContext, path: Path) -> None:
 
 def tflite_to_int8_tflite(ctx: ExportContext, path: Path) -> None:
     images = ctx.calibration_images()
-    with tempfile.TemporaryDirectory() as tmp, quiet_tool():
+    with tempfile.TemporaryDirectory() as tmp, quiet_export(PRESERVE_ALL_TENSORS), quiet_tool():
         quantizer = import_extra("ai_edge_quantizer.quantizer", EXTRA)
         recipe = import_extra("ai_edge_quantizer.recipe", EXTRA)
         # the quantizer reads a path; the fp32 file's metadata comes along and is replaced below

@@ -19,7 +19,7 @@ from edgedigits.runtime.mobile import ncnn_files
 
 EXTRA = "ncnn-export"
 # pnnx traces with torch.jit (deprecated in 2.14, still what it reads)
-JIT_TRACE = Warned(FutureWarning, r"`torch\.jit\.trace` is deprecated\. Please switch to")
+JIT_TRACE = Warned(FutureWarning, r"`torch\.jit\.trace(_method)?` is deprecated\. Please switch to")
 
 
 def torch_to_ncnn(ctx: ExportContext, path: Path) -> None:
