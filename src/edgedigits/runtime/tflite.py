@@ -154,7 +154,7 @@ def _tflm_interpreter(path: Path, data: bytes):
     try:
         with quiet_native_stderr():  # TFLM reports why it refuses a model on fd 2, then raises
             return runtime.Interpreter.from_bytes(data)
-    except (ValueError, RuntimeError) as exc:
+    except Exception as exc:  # RuntimeError from TFLM, struct.error from its Python flatbuffer reader
         raise ArtifactError(
             f"{path} is not a model TensorFlow Lite Micro can run: {first_line(exc)}"
         ) from exc
