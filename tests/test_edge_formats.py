@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -26,6 +25,7 @@ from edgedigits.proof.reference import load_reference
 from edgedigits.proof.verify import raise_on_failure, table, verify
 from edgedigits.runtime import DigitRecognizer
 from edgedigits.runtime.session import OnnxModel
+from test_targets import only  # a verify of a few rows, as the other target tests cut it
 
 MODELS = REPO / "models"
 PAGE = REPO / "docs" / "notebook_page.jpg"
@@ -53,13 +53,6 @@ def shipped_copy(tmp_path) -> Path:
     dst = tmp_path / "models"
     shutil.copytree(MODELS, dst)
     return dst
-
-
-def only(reference, models: Path, *files: str):
-    """``reference`` pointed at ``models`` with its manifest cut to ``files`` (a verify of a few rows)."""
-    manifest = json.loads((models / MANIFEST_NAME).read_text())
-    manifest["artifacts"] = [a for a in manifest["artifacts"] if a["file"] in files]
-    return replace(reference, models=models, manifest=manifest)
 
 
 def forge_hashes(models: Path) -> None:
