@@ -262,7 +262,7 @@ def test_polarity_and_backend_choices_are_listed_and_checked_by_the_parser(monke
         if line.startswith("│ ") and "--" in line
     }
     assert options["--polarity"] == "<dark-on-light|light-on-dark|auto>"
-    assert options["--backend"] == "<onnxruntime|opencv|openvino|executorch|c>"
+    assert options["--backend"] == "<onnxruntime|opencv|openvino|executorch|c|litert|tflm|mnn|ncnn>"
     code, out, err = run_main(monkeypatch, capsys, command, "--polarity", "sideways")
     assert (code, out) == (2, "")
     assert err == (
@@ -273,7 +273,8 @@ def test_polarity_and_backend_choices_are_listed_and_checked_by_the_parser(monke
     assert (code, out) == (2, "")
     assert err == (
         "error: Invalid value for '--backend': Value error, 'tflite' is not one of 'onnxruntime', 'opencv', "
-        f"'openvino', 'executorch', 'c'. (see: edgedigits {command} --help)\n"
+        "'openvino', 'executorch', 'c', 'litert', 'tflm', 'mnn', 'ncnn'. "
+        f"(see: edgedigits {command} --help)\n"
     )
 
 
@@ -285,7 +286,7 @@ def test_a_runtime_row_added_to_the_table_is_offered_by_backend(monkeypatch, cap
     assert code == 2 and "'ort-copy' is not one of" in err
     monkeypatch.setattr(registry, "RUNTIMES", (*registry.RUNTIMES, copy))
     code, out, err = run_main(monkeypatch, capsys, "detect", "--help")
-    assert code == 0 and "<onnxruntime|opencv|openvino|executorch|c|ort-copy>" in out
+    assert code == 0 and "<onnxruntime|opencv|openvino|executorch|c|litert|tflm|mnn|ncnn|ort-copy>" in out
     code, out, err = run_main(monkeypatch, capsys, "detect", "--source", str(PAGE), "--backend", "ort-copy")
     assert code == 0, err
     assert out.startswith(f"notebook_page.jpg: {PAGE_NUMBERS}  (26 digits, ")

@@ -19,7 +19,10 @@ from edgedigits.core.registry import FORMATS, RUNTIME
 from edgedigits.proof.verify import EAGER
 
 # what a device's core install lacks: torch, onnx, and the runtimes that are extras
-BLOCKED = ("torch", "torchvision", "onnx", "onnxscript", "openvino", "executorch")
+BLOCKED = (
+    *("torch", "torchvision", "onnx", "onnxscript", "openvino", "executorch"),
+    *("ai_edge_litert", "tflite_micro", "MNN", "ncnn"),
+)
 
 
 def core_cli(*args: str) -> subprocess.CompletedProcess:

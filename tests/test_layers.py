@@ -100,7 +100,10 @@ def test_torch_free_layers_import_with_torch_blocked_and_list_every_target():
     first, *table_lines = proc.stdout.splitlines()
     from edgedigits.core.registry import FORMATS
 
-    assert first == f"{len(FORMATS)} ['c', 'executorch', 'onnxruntime', 'opencv', 'openvino']"
+    assert first == (
+        f"{len(FORMATS)} ['c', 'executorch', 'litert', 'mnn', 'ncnn', "
+        "'onnxruntime', 'opencv', 'openvino', 'tflm']"
+    )
     rows = [line.split()[1] for line in table_lines[1:] if not line.startswith(" ")]
     assert rows[: len(FORMATS)] == [f.name for f in FORMATS]
     assert "– torchscript " in proc.stdout and "pip install 'edgedigits[train]'" in proc.stdout

@@ -242,7 +242,7 @@ def test_every_backend_reads_the_same_page(exported, backend):
         (
             ["--backend", "tpu"],
             "Invalid value for '--backend': Value error, 'tpu' is not one of 'onnxruntime', 'opencv', "
-            "'openvino', 'executorch', 'c'.",
+            "'openvino', 'executorch', 'c', 'litert', 'tflm', 'mnn', 'ncnn'.",
         ),
     ],
 )

@@ -100,6 +100,10 @@ RUNTIMES: tuple[Runtime, ...] = (
         "executorch",
     ),
     Runtime("ctypes", "edgedigits.runtime.c_model:CModel", Needs(c_compiler=True), "c"),
+    Runtime("litert", "edgedigits.runtime.tflite:LiteRtModel", Needs("litert", "ai_edge_litert"), "litert"),
+    Runtime("tflm", "edgedigits.runtime.tflite:TflmModel", Needs("litert", "tflite_micro"), "tflm"),
+    Runtime("mnn", "edgedigits.runtime.mobile:MnnModel", Needs("mnn", "MNN"), "mnn"),
+    Runtime("ncnn", "edgedigits.runtime.mobile:NcnnModel", Needs("ncnn", "ncnn"), "ncnn"),
 )
 RUNTIME = {r.name: r for r in RUNTIMES}
 
@@ -157,6 +161,7 @@ class Format:
 _FORMATS = "edgedigits.export.formats"
 OPENVINO = Needs("openvino", "openvino")
 EXECUTORCH = Needs("executorch", "executorch")
+TFLITE_FOOTPRINT = "edgedigits.runtime.tflite:footprint"  # flash: the flatbuffer; RAM: TFLM's arena
 
 FORMATS: tuple[Format, ...] = (
     Format(
@@ -228,6 +233,38 @@ FORMATS: tuple[Format, ...] = (
         runs_on="any C99 compiler: microcontrollers, bare metal",
     ),
     Format(
+        "tflite",
+        ".tflite",
+        f"{_FORMATS}.litert_tflite:torch_to_tflite",
+        (TORCH,),
+        ("litert", "tflm"),
+        FP32,
+        needs=Needs("litert-export", "litert_torch"),
+        footprint=TFLITE_FOOTPRINT,
+        runs_on="LiteRT (Android, Linux boards), TensorFlow Lite Micro (Arduino, ESP32, Cortex-M)",
+    ),
+    Format(
+        "mnn",
+        ".mnn",
+        f"{_FORMATS}.mnn_model:onnx_to_mnn",
+        ("onnx",),
+        ("mnn",),
+        FP32,
+        needs=Needs("mnn", "MNN"),
+        runs_on="MNN (Android, iOS, Linux boards)",
+    ),
+    Format(
+        "ncnn",
+        ".ncnn.param",
+        f"{_FORMATS}.ncnn_pnnx:torch_to_ncnn",
+        (TORCH,),
+        ("ncnn",),
+        FP32,
+        needs=Needs("ncnn-export", "pnnx"),
+        companions=(".bin", ".json"),
+        runs_on="ncnn (Android, iOS, Raspberry Pi; Vulkan GPUs)",
+    ),
+    Format(
         "onnx_int8",
         ".int8.onnx",
         f"{_FORMATS}.onnx_int8:onnx_to_int8_onnx",
@@ -276,6 +313,18 @@ FORMATS: tuple[Format, ...] = (
         INT8,
         footprint="edgedigits.runtime.c_model:footprint",
         runs_on="any C99 compiler (int8 weights, int32 accumulators)",
+    ),
+    Format(
+        "tflite_int8",
+        ".int8.tflite",
+        f"{_FORMATS}.litert_tflite:tflite_to_int8_tflite",
+        ("tflite",),
+        ("litert", "tflm"),
+        INT8,
+        needs=Needs("litert-export", "ai_edge_quantizer"),
+        calibrated=True,
+        footprint=TFLITE_FOOTPRINT,
+        runs_on="LiteRT, TensorFlow Lite Micro (full integer: int8 in, int8 out, CMSIS-NN, ESP-NN)",
     ),
 )
 BY_NAME = {f.name: f for f in FORMATS}
