@@ -10,7 +10,7 @@ from onnx import numpy_helper
 from conftest import cli
 from edgedigits.core.files import sha256_file
 from edgedigits.core.manifest import MANIFEST_NAME
-from edgedigits.core.registry import FORMATS
+from edgedigits.core.registry import BY_NAME, FORMATS
 from edgedigits.core.rules import FP32, INT8
 from edgedigits.export.exporter import ExportConfig, export
 from edgedigits.proof.reference import load_reference
@@ -146,7 +146,8 @@ def test_bench_rows_and_goals(reference, runs):
         assert r.skipped is None
         assert r.latency_ms_median > 0 and r.latency_ms_p90 >= r.latency_ms_median
         assert r.throughput_per_s > 0 and r.throughput_batch == 10_000 and r.accuracy > 0.9
-        assert (r.flash_bytes is not None) == r.backend.startswith("c")
+        fmt = BY_NAME.get(r.backend.split("/")[0])
+        assert (r.flash_bytes is not None) == (fmt is not None and fmt.footprint is not None), r.backend
     by = {r.backend: r for r in rows}
     assert by["c/ctypes"].flash_bytes > 400_000 and 0 < by["c_int8/ctypes"].ram_bytes < 8_000
     assert len(goals(rows)) == 4
