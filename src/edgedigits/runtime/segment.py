@@ -366,10 +366,18 @@ def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
         | (merged[:, 0] + w >= mask.shape[1] - m)
         | (merged[:, 1] + h >= mask.shape[0] - m)
     )
-    # a cut piece may be any slice of a digit (a sliver, a foot): only specks and frame-tall shadows are
-    # left out, so the number it belongs to is known to be cut
+    # a cut piece may be any slice of a digit (a sliver, a foot), so the number it belongs to is known to
+    # be cut; left out are specks, frame-tall shadows, and lines running into the frame: one through the
+    # left or right border is wider than a digit's slice is (max_aspect), one through the top or bottom
+    # border taller than a slice of a digit as thin as it is (CUT_LINE_ASPECT)
+    sides = (merged[:, 0] <= m) | (merged[:, 0] + w >= mask.shape[1] - m)
+    ends = (merged[:, 1] <= m) | (merged[:, 1] + h >= mask.shape[0] - m)
+    not_line = (sides & (w <= params.max_aspect * h)) | (
+        ends & (h <= CUT_LINE_ASPECT * np.maximum(w, params.min_height_px))
+    )
     cut = np.flatnonzero(
         at_edge
+        & not_line
         & (np.maximum(w, h) >= params.min_height_px // 2)
         & (h <= params.max_height_frac * mask.shape[0])
     )
@@ -394,6 +402,8 @@ def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
     return Blobs(merged[kept].reshape(-1, 4), inks, merged[cut].reshape(-1, 4))
 
 
+CUT_LINE_ASPECT = 4.0  # a piece through the top or bottom border taller than this many times its width
+# (or the smallest digit's height) is a line drawn into the frame, not a slice of a digit
 MAX_FRAGMENT_WIDTH = 1.25  # a 5's bar may stick out beyond its body; an underline is wider still
 
 

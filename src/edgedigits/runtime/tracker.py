@@ -110,12 +110,13 @@ class LabelStabilizer:
         lines: LineParams = LineParams(),
         motion: bool = True,
         numbers: bool = True,
+        number_switch: float = 1.0,
     ) -> None:
         if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1:
             raise UsageError("need window >= 1, max_missed >= 0, 0 < min_iou <= 1 and switch_ratio >= 1")
         self.window, self.min_iou, self.max_missed, self.lines = window, min_iou, max_missed, lines
         self.switch_ratio = switch_ratio
-        self.motion, self.numbers = motion, numbers
+        self.motion, self.numbers, self.number_switch = motion, numbers, number_switch
         self.tracks: list[_Track] = []
         self.number_tracks: list[_NumberTrack] = []
         self.shift = (0.0, 0.0)  # the camera's translation estimated at the last update
@@ -199,13 +200,13 @@ class LabelStabilizer:
                 track = _NumberTrack(line.box, deque(maxlen=self.window))
                 self.number_tracks.append(track)
             track.box, track.missed = line.box, 0
-            weight = float(np.mean([d.confidence for d in line.digits])) if line.digits else 0.0
+            weight = float(sum(d.confidence for d in line.digits))
             track.votes.append((line.text, max(weight, 1e-3)))
             totals: dict[str, float] = {}
             for text, w in track.votes:
                 totals[text] = totals.get(text, 0.0) + w
             best = max(totals, key=totals.__getitem__)
-            if track.text is None or totals[best] >= self.switch_ratio * totals.get(track.text, 0.0):
+            if track.text is None or totals[best] > self.number_switch * totals.get(track.text, 0.0):
                 track.text = best
             votes = sum(text == track.text for text, _ in track.votes)
             out.append(replace(line, text=track.text, votes=votes, frames=len(track.votes)))
