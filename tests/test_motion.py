@@ -140,3 +140,29 @@ def test_partial_numbers_pass_through_the_stabilizer():
     out = stab.update(Recognition(digits, [], np.zeros((1, 28, 28), np.float32), cut=cut))
     assert out.lines == [] and [p.text for p in out.partial] == ["?1"]
     assert isinstance(out.partial[0], Line)
+
+
+def test_the_crops_window_image_is_refreshed_for_video_headless(tmp_path, monkeypatch):
+    """The --debug crops window of a video shows each frame's crops (the image it would show, computed
+    with no display), always at one size so the window keeps its place beside the main one."""
+    from edgedigits.runtime import app, window
+    from edgedigits.runtime.draw import crops_panel
+
+    image = cv2.imread(str(PAGE))
+    video = tmp_path / "pan.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 10, (400, 300))
+    for k in range(4):  # a pan over the page: other digits in each frame
+        writer.write(np.ascontiguousarray(image[20 + 60 * k : 320 + 60 * k, 110 + 30 * k : 510 + 30 * k]))
+    writer.release()
+    shown = []
+    monkeypatch.setattr(
+        window.Window, "show", lambda self, view, crops=None, wait_ms=1: shown.append(crops) or -1
+    )
+    opts = app.DetectOptions(source=str(video), display=False, debug=True, per_frame_lines=False)
+    app.run_detect(opts, emit=lambda _: None, log=lambda _: None)
+    assert len(shown) == 4 and all(c is not None for c in shown)
+    assert len({c.shape for c in shown}) == 1, "one size for every frame"
+    assert all((a != b).any() for a, b in zip(shown, shown[1:], strict=False)), "refreshed each frame"
+    assert (shown[0] == crops_panel(np.zeros((0, 28, 28), np.float32))).mean() < 1  # not an empty panel
+    many = crops_panel(np.ones((40, 28, 28), np.float32), [Detection(1, 0.9, (0, 0, 1, 1))] * 40)
+    assert many.shape == shown[0].shape  # more crops than cells: still the same window

@@ -105,3 +105,24 @@ def crops_mosaic(
             color = BOX_COLOR if d.confidence >= LOW_CONFIDENCE else LOW_COLOR
             cv2.putText(mosaic, f"{d.label} {d.confidence:.2f}", (x + 2, y + cell + 16), FONT, 0.5, color, 1)
     return mosaic
+
+
+PANEL_ROWS = 4  # rows of crops in the --debug crops window: 24 crops, ~470 px tall, fits beside a frame
+
+
+def crops_panel(
+    crops: np.ndarray, digits: list[Detection] | None = None, rows: int = PANEL_ROWS, columns: int = 6
+) -> np.ndarray:
+    """The image of the --debug crops window for one frame: ``crops_mosaic`` on a canvas of the same size
+    every frame (``rows`` x ``columns`` cells), so a video's window keeps its size and place while its
+    content changes; crops beyond the canvas are counted in its last line."""
+    cell, caption, gap, footer = 84, 22, 4, 24
+    height, width = rows * (cell + caption + gap) + gap + footer, columns * (cell + gap) + gap
+    panel = np.full((height, width, 3), 40, np.uint8)
+    shown = min(len(crops), rows * columns)
+    mosaic = crops_mosaic(crops[:shown], (digits or [])[:shown], cell, columns)
+    mh, mw = min(mosaic.shape[0], height - footer), min(mosaic.shape[1], width)
+    panel[:mh, :mw] = mosaic[:mh, :mw]
+    note = f"{len(crops)} crop(s)" + (f", first {shown} shown" if shown < len(crops) else "")
+    cv2.putText(panel, note, (gap + 2, height - 8), FONT, 0.5, (200, 200, 200), 1, cv2.LINE_AA)
+    return panel
