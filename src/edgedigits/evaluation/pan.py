@@ -32,9 +32,9 @@ from edgedigits.runtime.boxes import Box
 
 PAN_KINDS = ("notebook", "clutter", "form")
 MOTIONS = ("pan", "shake")
-EDGE_CLEAR = 3.0  # a digit this far (frame px) inside the frame is fully in view; one reaching more than a
-# pixel outside it is cut; between the two the truth does not say (the box of a rotated digit is a little
-# wider than its ink)
+EDGE_CLEAR = 3.0  # a digit this far (frame px) inside the frame, plus half its frame's motion blur, is
+# fully in view; one reaching more than a pixel outside it is cut; between the two the truth does not say
+# (the ink's fringe, the lens and the motion blur spread a digit past its ink box at alpha 0.5)
 IN, CUT, EDGE = "in", "cut", "edge"
 
 
@@ -141,10 +141,10 @@ def _frame_box(m: np.ndarray, box: Box) -> np.ndarray:
     return np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
 
 
-def _truth(p: PanParams, m: np.ndarray, boxes: list[Box], labels: list[int], numbers) -> Truth:
+def _truth(p: PanParams, m: np.ndarray, boxes: list[Box], labels: list[int], numbers, blur: float) -> Truth:
     corners = np.array([_frame_box(m, b) for b in boxes]).reshape(-1, 4)
     x0, y0, x1, y1 = corners.T
-    c = EDGE_CLEAR
+    c = EDGE_CLEAR + blur / 2
     inside = (x0 >= c) & (y0 >= c) & (x1 <= p.width - c) & (y1 <= p.height - c)
     out = (x0 < -1) | (y0 < -1) | (x1 > p.width + 1) | (y1 > p.height + 1)
     state = np.where(inside, IN, np.where(out, CUT, EDGE))
@@ -190,7 +190,7 @@ def pan_frames(
     page = cv2.GaussianBlur(page, (0, 0), 0.5 / np.mean(p.zoom))  # the lens: no aliasing at half size
     centre, zoom, roll = _path(p, motion, rng, p.page)
     exposure = rng.uniform(*p.exposure)
-    previous = None
+    previous, blur = None, 0.0
     for t in range(p.frames):
         m = _matrix(p, centre[t], zoom[t], roll[t])
         img = cv2.warpAffine(
@@ -200,10 +200,11 @@ def pan_frames(
         if previous is not None:  # where the frame's centre went since the last frame: the blur's path
             inv = cv2.invertAffineTransform(previous)
             v = mid - (m @ np.r_[inv @ np.r_[mid, 1], 1])
-            img = _motion_blur(img, v[0], v[1], exposure * float(np.hypot(*v)))
+            blur = exposure * float(np.hypot(*v))
+            img = _motion_blur(img, v[0], v[1], blur)
         previous = m
         frame = _camera(img, rng, (0.0, 0.5), p.noise, p.jpeg, noise_dtype=np.float32)
-        yield frame, _truth(p, m, boxes, labels, numbers)
+        yield frame, _truth(p, m, boxes, labels, numbers, blur)
 
 
 def pan_video(kind: str, motion: str, inks: Inks, seed: int, params: PanParams = PanParams()) -> PanVideo:

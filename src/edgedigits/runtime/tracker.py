@@ -97,9 +97,11 @@ class LabelStabilizer:
     ``motion``: before matching, the tracks move by the camera's translation since the last frame
     (``estimate_shift`` over the digit boxes), so a pan faster than a digit's width keeps its tracks.
     ``numbers``: each number (a line) is a track too, and its text is voted the same way over its last
-    ``window`` frames (a frame's vote weighs its digits' mean confidence), so "7359" stays "7359" while
-    one of its digits wavers or drops out for a frame; its ``votes`` and ``frames`` say how many of
-    the last frames read the text shown."""
+    ``number_window`` frames (default twice ``window``: a number's text is read from several digits'
+    labels, each of which may waver; a frame's vote weighs the sum of its digits' confidences, so a
+    reading with a digit missing weighs less), with the same hysteresis (``number_switch``, default
+    ``switch_ratio``). "7359" stays "7359" while one of its digits wavers or drops out for a frame;
+    its ``votes`` and ``frames`` say how many of the last frames read the text shown."""
 
     def __init__(
         self,
@@ -110,13 +112,18 @@ class LabelStabilizer:
         lines: LineParams = LineParams(),
         motion: bool = True,
         numbers: bool = True,
-        number_switch: float = 1.0,
+        number_switch: float | None = None,
+        number_window: int | None = None,
+        join_split: bool = True,
     ) -> None:
         if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1:
             raise UsageError("need window >= 1, max_missed >= 0, 0 < min_iou <= 1 and switch_ratio >= 1")
         self.window, self.min_iou, self.max_missed, self.lines = window, min_iou, max_missed, lines
         self.switch_ratio = switch_ratio
-        self.motion, self.numbers, self.number_switch = motion, numbers, number_switch
+        self.motion, self.numbers = motion, numbers
+        self.number_switch = switch_ratio if number_switch is None else number_switch
+        self.number_window = 2 * window if number_window is None else number_window
+        self.join_split = join_split
         self.tracks: list[_Track] = []
         self.number_tracks: list[_NumberTrack] = []
         self.shift = (0.0, 0.0)  # the camera's translation estimated at the last update
@@ -154,8 +161,8 @@ class LabelStabilizer:
 
     def _join_split(self, lines: list[Line]) -> list[Line]:
         """A number whose middle digit was not found this frame falls apart at the gap ("7359" as "7"
-        and "59"); lines that lie mostly (``JOIN_INSIDE``) within one live number track's box, on its
-        row, are that number again, joined for its vote."""
+        and "59"); lines that lie mostly (``JOIN_INSIDE``) within one live number track's box and hold
+        fewer digits than its text are that number again, joined for its vote."""
         if len(lines) < 2 or not self.number_tracks:
             return lines
         owner = []
@@ -170,8 +177,14 @@ class LabelStabilizer:
         for line, ni in zip(lines, owner, strict=True):
             if ni is not None:
                 groups.setdefault(ni, []).append(line)
-        joined = {id(g[0]): _join(g) for g in groups.values() if len(g) > 1}
-        skip = {id(ln) for g in groups.values() if len(g) > 1 for ln in g[1:]}
+        # only where a digit is missing: pieces as long as the number are a number read apart again
+        split = [
+            g
+            for ni, g in groups.items()
+            if len(g) > 1 and sum(len(ln.text) for ln in g) < len(self.number_tracks[ni].text or "")
+        ]
+        joined = {id(g[0]): _join(g) for g in split}
+        skip = {id(ln) for g in split for ln in g[1:]}
         return [joined.get(id(ln), ln) for ln in lines if id(ln) not in skip]
 
     def _vote(self, d: Detection, track: _Track) -> Detection:
@@ -185,7 +198,7 @@ class LabelStabilizer:
         return Detection(track.label, totals.get(track.label, 0.0) / len(track.votes), d.box)
 
     def _vote_numbers(self, lines: list[Line]) -> list[Line]:
-        lines = self._join_split(lines)
+        lines = self._join_split(lines) if self.join_split else lines
         matched = greedy_matches([n.box for n in self.number_tracks], [ln.box for ln in lines], self.min_iou)
         track_of = {li: self.number_tracks[ni] for ni, li in matched}
         used = {ni for ni, _ in matched}
@@ -197,7 +210,7 @@ class LabelStabilizer:
         for li, line in enumerate(lines):
             track = track_of.get(li)
             if track is None:
-                track = _NumberTrack(line.box, deque(maxlen=self.window))
+                track = _NumberTrack(line.box, deque(maxlen=self.number_window))
                 self.number_tracks.append(track)
             track.box, track.missed = line.box, 0
             weight = float(sum(d.confidence for d in line.digits))
