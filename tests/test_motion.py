@@ -134,10 +134,14 @@ def test_estimate_shift_finds_the_pan_among_many_like_digits():
 def test_partial_numbers_pass_through_the_stabilizer():
     stab = LabelStabilizer()
     digits = [Detection(1, 0.9, (50, 100, 30, 40))]
-    cut = [Detection(CUT, 0.0, (0, 100, 20, 40))]
+    cut = [Detection(CUT, 0.0, (0, 100, 34, 40))]  # 16 px from the 1: a piece of its number
     out = stab.update(Recognition(digits, [], np.zeros((1, 28, 28), np.float32), cut=cut))
     assert out.lines == [] and [p.text for p in out.partial] == ["?1"]
     assert isinstance(out.partial[0], Line)
+    # half a digit height away or more, a piece at the border is another thing: the 1 is a number
+    far = [Detection(CUT, 0.0, (0, 100, 28, 40))]  # 22 px away
+    out = LabelStabilizer().update(Recognition(digits, [], np.zeros((1, 28, 28), np.float32), cut=far))
+    assert [ln.text for ln in out.lines] == ["1"] and out.partial == []
 
 
 def test_the_crops_window_image_is_refreshed_for_video_headless(tmp_path, monkeypatch):

@@ -13,10 +13,11 @@ videos of 640x480 frames with per-frame truth, read frame by frame as ``detect``
 - ``partial/f``: numbers per frame reported as ``partial``; ``ms``: recognize + stabilize per frame.
 
 ``tune`` videos come from the tuning seeds; ``heldout`` ones from seeds >= HELDOUT_SEED, with the
-held-out pen's marks (edgedigits.evaluation.penhand). ``--before`` reads with this branch's features off
+held-out pen's marks (edgedigits.evaluation.penhand); ``heldout-seeds`` ones from held-out seeds with
+the tuning style's ink (MNIST digits, Hershey marks). ``--before`` reads with this branch's features off
 (every piece read, even at the border; no camera motion, no number votes): main's reader.
-Usage: python tools/motion.py [--videos 4] [--frames 60] [--style both] [--kinds notebook,clutter,form]
-                              [--motions pan,shake] [--before] [--json]
+Usage: python tools/motion.py [--videos 4] [--frames 60] [--style both|tune|heldout|heldout-seeds|all]
+                              [--kinds notebook,clutter,form] [--motions pan,shake] [--before] [--json]
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=4, help="videos per condition and style")
     parser.add_argument("--frames", type=int, default=60, help="frames per video")
-    parser.add_argument("--style", choices=(*STYLES, "both"), default="both")
+    parser.add_argument("--style", choices=(*STYLES, "heldout-seeds", "both", "all"), default="both")
     parser.add_argument("--kinds", default=",".join(PAN_KINDS))
     parser.add_argument("--motions", default=",".join(MOTIONS))
     parser.add_argument("--before", action="store_true", help="this branch's features off: main's reader")
@@ -113,30 +114,31 @@ def main() -> None:
     segment = SegmentParams(edge_margin_px=-1) if args.before else SegmentParams()
     recognizer = DigitRecognizer(args.model, segment=segment)
     params = replace(PanParams(), frames=args.frames)
-    styles = STYLES if args.style == "both" else (args.style,)
+    styles = {"both": STYLES, "all": ("tune", "heldout-seeds", "heldout")}.get(args.style, (args.style,))
     rows = []
-    for style in styles:
+    for name in styles:
+        style, heldout = ("tune", True) if name == "heldout-seeds" else (name, name == "heldout")
         inks = Inks(test, style)
         for kind in args.kinds.split(","):
             for motion in args.motions.split(","):
                 total = Counter()
                 for v in range(args.videos):
                     stab = LabelStabilizer(motion=not args.before, numbers=not args.before)
-                    rng = np.random.default_rng(pan_seed(kind, motion, style, v, heldout=style == "heldout"))
+                    rng = np.random.default_rng(pan_seed(kind, motion, style, v, heldout))
                     frames = pan_frames(kind, motion, inks, rng, params)
                     total += score_video(frames, lambda f, s=stab: s.update(recognizer.recognize(f)))
-                rows.append({"condition": kind, "motion": motion, "style": style} | figures(total))
+                rows.append({"condition": kind, "motion": motion, "style": name} | figures(total))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print(
-        f"{'condition':<10}{'motion':<7}{'style':<9}{'frames':>7}{'in view':>8}{'read':>8}{'wrong/f':>8}"
+        f"{'condition':<10}{'motion':<7}{'style':<14}{'frames':>7}{'in view':>8}{'read':>8}{'wrong/f':>8}"
         f"{'cut/f':>7}{'flicker':>8}{'partial/f':>10}{'ms':>7}"
     )
     for r in rows:
         read = "-" if r["read"] is None else f"{r['read']:.1%}"
         print(
-            f"{r['condition']:<10}{r['motion']:<7}{r['style']:<9}{r['frames']:>7}{r['in_view']:>8}{read:>8}"
+            f"{r['condition']:<10}{r['motion']:<7}{r['style']:<14}{r['frames']:>7}{r['in_view']:>8}{read:>8}"
             f"{r['wrong_per_frame']:>8.2f}{r['cut_per_frame']:>7.2f}{r['flicker']:>8.1%}"
             f"{r['partial_per_frame']:>10.2f}{r['ms']:>7.1f}"
         )

@@ -75,6 +75,9 @@ class LineParams:
         0.5  # vertical overlap (fraction of the shorter box) that puts two digits on a line
     )
     word_gap: float = 0.9  # a horizontal gap wider than this many mean digit heights starts a new number
+    cut_gap: float = 0.5  # a piece cut by the border belongs to a number only this close to it: digits of
+    # one number sit well under half a height apart, while marks and other numbers near the border
+    # (within word_gap) would make a whole number in view partial
 
 
 def default_model_path() -> Path:
@@ -205,7 +208,8 @@ def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> l
         group = [row[0]]
         for d in row[1:]:
             prev = group[-1]
-            if d.box[0] - (prev.box[0] + prev.box[2]) > params.word_gap * mean_h:
+            gap = params.cut_gap if CUT in (d.label, prev.label) else params.word_gap
+            if d.box[0] - (prev.box[0] + prev.box[2]) > gap * mean_h:
                 out.append(_line(group))
                 group = []
             group.append(d)
