@@ -204,7 +204,8 @@ def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> l
             rows.append([d])
     out: list[Line] = []
     for row in sorted(rows, key=lambda r: float(np.median([d.box[1] + d.box[3] / 2 for d in r]))):
-        mean_h = sum(d.box[3] for d in row) / len(row)
+        read = [d for d in row if d.label != CUT] or row  # a cut piece's height says nothing of the digits'
+        mean_h = sum(d.box[3] for d in read) / len(read)
         group = [row[0]]
         for d in row[1:]:
             prev = group[-1]
