@@ -19,7 +19,7 @@ from edgedigits.runtime.draw import BOX_COLOR, REJECTED_COLOR, annotate, crops_m
 from edgedigits.runtime.recognizer import Detection, Recognition
 from edgedigits.runtime.sources import SourceSpec
 
-KEYS = {"frame", "digits", "lines", "rejected", "ms"}
+KEYS = {"frame", "digits", "lines", "partial", "rejected", "ms"}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import numpy as np
 from edgedigits.core.choices import Polarity, check_polarity
 from edgedigits.core.errors import SourceError, UsageError
 from edgedigits.runtime.backends import check_backend
-from edgedigits.runtime.draw import annotate, crops_mosaic
+from edgedigits.runtime.draw import annotate, crops_panel
 from edgedigits.runtime.live import LIVE_KINDS, Feed, ReconnectOptions, StopSignals
 from edgedigits.runtime.recognizer import DigitRecognizer, Recognition
 from edgedigits.runtime.recording import VIDEO_CODECS, JsonLines, SegmentedVideo, write_image_atomic
@@ -211,6 +211,7 @@ class FrameStep:
         self.live = capture is not None and capture.spec.kind in LIVE_KINDS
         self.stabilizer = None if capture is None else LabelStabilizer(window=opts.stabilize_window)
         self.shown_fps: float | None = None
+        self.crops_view: np.ndarray | None = None  # --debug: this frame's crops window image (headless too)
         self.last_start: float | None = None  # of the previous frame's step, for the FPS shown
         self.shown_at = time.perf_counter()
 
@@ -225,8 +226,8 @@ class FrameStep:
         view = annotate(frame, result, fps=self._measure_fps(t0), show_rejected=self.opts.debug)
         if self.output is not None:
             self.output.write(view, name, self.video_fps)
-        crops = crops_mosaic(result.crops, result.digits) if self.opts.debug and self.window.enabled else None
-        key = self.window.show(view, crops, wait_ms=self._wait_ms())
+        self.crops_view = crops_panel(result.crops, result.digits) if self.opts.debug else None
+        key = self.window.show(view, self.crops_view, wait_ms=self._wait_ms())
         self.shown_at = time.perf_counter()
         if self._handle_key(key, view, index):
             self.summary.ended = "quit"

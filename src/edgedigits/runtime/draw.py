@@ -11,6 +11,7 @@ BOX_COLOR = (0, 200, 0)
 LOW_COLOR = (0, 140, 255)  # orange for detections below LOW_CONFIDENCE
 LINE_COLOR = (255, 90, 0)
 REJECTED_COLOR = (150, 150, 150)  # grey: a mark the model called "not a digit" must never look like one
+PARTIAL_COLOR = (170, 160, 150)  # muted blue-grey: a number cut by the frame's border, not a reading
 LOW_CONFIDENCE = 0.6
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -37,6 +38,14 @@ def annotate(
     if show_rejected:
         for d in result.rejected:
             _rejected_mark(out, d, scale)
+    muted = set()
+    for line in result.partial:  # thin and muted, under everything read: cut by the border, not a number
+        x, y, w, h = line.box
+        cv2.rectangle(out, (x - 4, y - 4), (x + w + 4, y + h + 4), PARTIAL_COLOR, 1)
+        cv2.putText(out, line.text, (x, max(12, y - 8)), FONT, scale * 0.8, PARTIAL_COLOR, 1, cv2.LINE_AA)
+        for d in line.digits:
+            cv2.rectangle(out, d.box[:2], (d.box[0] + d.box[2], d.box[1] + d.box[3]), PARTIAL_COLOR, 1)
+            muted.add(d.box)
     for line in result.lines:
         x, y, w, h = line.box
         cv2.rectangle(out, (x - 4, y - 4), (x + w + 4, y + h + 4), LINE_COLOR, 1)
@@ -44,6 +53,8 @@ def annotate(
             out, line.text, (x, max(12, y - 8)), FONT, scale * 1.2, LINE_COLOR, thick + 1, cv2.LINE_AA
         )
     for d in result.digits:
+        if d.box in muted:
+            continue
         x, y, w, h = d.box
         color = BOX_COLOR if d.confidence >= LOW_CONFIDENCE else LOW_COLOR
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thick)
@@ -94,3 +105,24 @@ def crops_mosaic(
             color = BOX_COLOR if d.confidence >= LOW_CONFIDENCE else LOW_COLOR
             cv2.putText(mosaic, f"{d.label} {d.confidence:.2f}", (x + 2, y + cell + 16), FONT, 0.5, color, 1)
     return mosaic
+
+
+PANEL_ROWS = 4  # rows of crops in the --debug crops window: 24 crops, ~470 px tall, fits beside a frame
+
+
+def crops_panel(
+    crops: np.ndarray, digits: list[Detection] | None = None, rows: int = PANEL_ROWS, columns: int = 6
+) -> np.ndarray:
+    """The image of the --debug crops window for one frame: ``crops_mosaic`` on a canvas of the same size
+    every frame (``rows`` x ``columns`` cells), so a video's window keeps its size and place while its
+    content changes; crops beyond the canvas are counted in its last line."""
+    cell, caption, gap, footer = 84, 22, 4, 24
+    height, width = rows * (cell + caption + gap) + gap + footer, columns * (cell + gap) + gap
+    panel = np.full((height, width, 3), 40, np.uint8)
+    shown = min(len(crops), rows * columns)
+    mosaic = crops_mosaic(crops[:shown], (digits or [])[:shown], cell, columns)
+    mh, mw = min(mosaic.shape[0], height - footer), min(mosaic.shape[1], width)
+    panel[:mh, :mw] = mosaic[:mh, :mw]
+    note = f"{len(crops)} crop(s)" + (f", first {shown} shown" if shown < len(crops) else "")
+    cv2.putText(panel, note, (gap + 2, height - 8), FONT, 0.5, (200, 200, 200), 1, cv2.LINE_AA)
+    return panel

@@ -35,14 +35,20 @@ class Detection:
         return {"label": self.label, "confidence": round(self.confidence, 4), "box": list(self.box)}
 
 
+CUT = -1  # the label of a piece cut by the frame's border: never read, shown as "?" in its number's text
+
+
 @dataclass(frozen=True)
 class Line:
     text: str
     box: Box
-    digits: tuple[Detection, ...]
+    digits: tuple[Detection, ...]  # this frame's digits (and, in a partial number, its cut pieces)
+    votes: int | None = None  # video: how many of the number's last ``frames`` frames read ``text``
+    frames: int | None = None
 
     def to_json(self) -> dict:
-        return {"text": self.text, "box": list(self.box)}
+        voted = {} if self.votes is None else {"votes": self.votes, "frames": self.frames}
+        return {"text": self.text, "box": list(self.box)} | voted
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,14 @@ class Recognition:
     lines: list[Line]
     crops: np.ndarray = field(repr=False)  # float32 [N, 28, 28], the model's inputs, for --debug views
     rejected: list[Detection] = field(default_factory=list)  # marks the model's contract calls non-digits
+    partial: list[Line] = field(default_factory=list)  # numbers with a piece cut by the frame's border
+    cut: list[Detection] = field(default_factory=list)  # those pieces (label CUT), never read
 
     def to_json(self) -> dict:
         return {
             "digits": [d.to_json() for d in self.digits],
             "lines": [ln.to_json() for ln in self.lines],
+            "partial": [ln.to_json() for ln in self.partial],
             "rejected": [d.to_json() for d in self.rejected],
         }
 
@@ -66,6 +75,9 @@ class LineParams:
         0.5  # vertical overlap (fraction of the shorter box) that puts two digits on a line
     )
     word_gap: float = 0.9  # a horizontal gap wider than this many mean digit heights starts a new number
+    cut_gap: float = 0.5  # a piece cut by the border belongs to a number only this close to it: digits of
+    # one number sit well under half a height apart, while marks and other numbers near the border
+    # (within word_gap) would make a whole number in view partial
 
 
 def default_model_path() -> Path:
@@ -129,8 +141,9 @@ class DigitRecognizer:
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
         clean, _ = remove_rules(ink_mask(gray, self.polarity, self.segment), self.segment)
         found = find_blobs(clean, self.segment)
+        cut = [Detection(CUT, 0.0, tuple(int(v) for v in box)) for box in found.cut]
         if not len(found):
-            return Recognition([], [], np.zeros((0, 28, 28), np.float32))
+            return arrange([], np.zeros((0, 28, 28), np.float32), self.lines, [], cut)
         boxes = [tuple(int(v) for v in box) for box in found.boxes]
         crops = np.stack([to_mnist(ink, self.normalize) for ink in found.inks])
         probs = self._probabilities(crops)
@@ -143,7 +156,7 @@ class DigitRecognizer:
         ]
         digits = [d for d, kept in zip(found_as, keep, strict=True) if kept]
         others = [d for d, r in zip(found_as, rejected, strict=True) if r]
-        return arrange(digits, crops[keep], self.lines, others)
+        return arrange(digits, crops[keep], self.lines, others, cut)
 
 
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dy, dx) of the crops whose votes are averaged
@@ -159,14 +172,20 @@ def arrange(
     crops: np.ndarray,
     params: LineParams = LineParams(),
     rejected: list[Detection] | None = None,
+    cut: list[Detection] | None = None,
 ) -> Recognition:
     """Group ``digits`` into lines and put them, and their crops (``crops[i]`` belongs to ``digits[i]``),
-    in reading order; ``rejected`` marks pass through unchanged."""
+    in reading order; ``rejected`` marks pass through unchanged. ``cut``: pieces cut by the frame's
+    border; a number with one of them goes to ``partial``, never to ``lines``, so a digit half out of
+    view is never read as another digit of a whole number."""
+    cut = list(cut or [])
     position = {id(d): i for i, d in enumerate(digits)}
-    lines = group_lines(digits, params)
-    ordered = [d for line in lines for d in line.digits]
+    grouped = group_lines(digits + cut, params)
+    ordered = [d for line in grouped for d in line.digits if d.label != CUT]
     crops = crops[[position[id(d)] for d in ordered]].reshape(-1, 28, 28)
-    return Recognition(ordered, lines, crops, list(rejected or []))
+    lines = [ln for ln in grouped if all(d.label != CUT for d in ln.digits)]
+    partial = [ln for ln in grouped if any(d.label == CUT for d in ln.digits) and len(ln.digits) > 1]
+    return Recognition(ordered, lines, crops, list(rejected or []), partial, cut)
 
 
 def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> list[Line]:
@@ -185,11 +204,13 @@ def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> l
             rows.append([d])
     out: list[Line] = []
     for row in sorted(rows, key=lambda r: float(np.median([d.box[1] + d.box[3] / 2 for d in r]))):
-        mean_h = sum(d.box[3] for d in row) / len(row)
+        read = [d for d in row if d.label != CUT] or row  # a cut piece's height says nothing of the digits'
+        mean_h = sum(d.box[3] for d in read) / len(read)
         group = [row[0]]
         for d in row[1:]:
             prev = group[-1]
-            if d.box[0] - (prev.box[0] + prev.box[2]) > params.word_gap * mean_h:
+            gap = params.cut_gap if CUT in (d.label, prev.label) else params.word_gap
+            if d.box[0] - (prev.box[0] + prev.box[2]) > gap * mean_h:
                 out.append(_line(group))
                 group = []
             group.append(d)
@@ -207,4 +228,5 @@ def _line(group: list[Detection]) -> Line:
     y0 = min(d.box[1] for d in group)
     x1 = max(d.box[0] + d.box[2] for d in group)
     y1 = max(d.box[1] + d.box[3] for d in group)
-    return Line("".join(str(d.label) for d in group), (x0, y0, x1 - x0, y1 - y0), tuple(group))
+    text = "".join("?" if d.label == CUT else str(d.label) for d in group)
+    return Line(text, (x0, y0, x1 - x0, y1 - y0), tuple(group))

@@ -47,6 +47,9 @@ class SegmentParams:
     max_aspect: float = 2.2  # width / height; a sloppy 2 or 5 can be twice as wide as tall, a ruled line more
     min_ink_ratio: float = 0.06  # ink pixels / box area: below this, a thin loop or frame edge
     max_ink_ratio: float = 0.85  # above this, a filled blob (a thumb, a shadow)
+    edge_margin_px: int = 2  # a piece whose box comes this close to the frame's border is cut by it and
+    # not read: the light blur and the neighbourhood threshold end a stroke cut by the border 0-2 px
+    # inside it, while a whole digit keeps its own margin of paper (-1 turns it off: every piece is read)
 
     def __post_init__(self) -> None:
         if self.blur_ksize < 0 or (self.blur_ksize and self.blur_ksize % 2 == 0):
@@ -329,6 +332,8 @@ class Blobs:
 
     boxes: np.ndarray  # int [N, 4]
     inks: list[np.ndarray] = field(repr=False)  # uint8 box-sized masks: the candidate's pieces only
+    cut: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))  # int [M, 4]: pieces
+    # cut by the frame's border (``edge_margin_px``), never read
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -354,8 +359,31 @@ def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
     np.maximum.at(y1, member_of, boxes[:, 1] + boxes[:, 3])
     merged = np.stack([x0, y0, x1 - x0, y1 - y0], 1)
     w, h = merged[:, 2], merged[:, 3]
+    m = params.edge_margin_px
+    at_edge = (m >= 0) & (
+        (merged[:, 0] <= m)
+        | (merged[:, 1] <= m)
+        | (merged[:, 0] + w >= mask.shape[1] - m)
+        | (merged[:, 1] + h >= mask.shape[0] - m)
+    )
+    # a cut piece may be any slice of a digit (a sliver, a foot), so the number it belongs to is known to
+    # be cut; left out are specks, frame-tall shadows, and lines running into the frame: one through the
+    # left or right border is wider than a digit's slice is (max_aspect), one through the top or bottom
+    # border taller than a slice of a digit as thin as it is (CUT_LINE_ASPECT)
+    sides = (merged[:, 0] <= m) | (merged[:, 0] + w >= mask.shape[1] - m)
+    ends = (merged[:, 1] <= m) | (merged[:, 1] + h >= mask.shape[0] - m)
+    not_line = (sides & (w <= params.max_aspect * h)) | (
+        ends & (h <= CUT_LINE_ASPECT * np.maximum(w, params.min_height_px))
+    )
+    cut = np.flatnonzero(
+        at_edge
+        & not_line
+        & (np.maximum(w, h) >= params.min_height_px // 2)
+        & (h <= params.max_height_frac * mask.shape[0])
+    )
     shaped = np.flatnonzero(
-        (h >= params.min_height_px)
+        ~at_edge
+        & (h >= params.min_height_px)
         & (h <= params.max_height_frac * mask.shape[0])
         & (w <= params.max_aspect * h)
     )
@@ -371,9 +399,11 @@ def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
         if params.min_ink_ratio <= cv2.countNonZero(own) / float(own.size) <= params.max_ink_ratio:
             kept.append(g)
             inks.append(own)
-    return Blobs(merged[kept].reshape(-1, 4), inks)
+    return Blobs(merged[kept].reshape(-1, 4), inks, merged[cut].reshape(-1, 4))
 
 
+CUT_LINE_ASPECT = 4.0  # a piece through the top or bottom border taller than this many times its width
+# (or the smallest digit's height) is a line drawn into the frame, not a slice of a digit
 MAX_FRAGMENT_WIDTH = 1.25  # a 5's bar may stick out beyond its body; an underline is wider still
 
 
