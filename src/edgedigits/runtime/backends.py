@@ -13,6 +13,7 @@ import importlib
 import io
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,20 +56,29 @@ def import_extra(module: str, extra: str):
 
 
 @contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence what native libraries print straight to file descriptor 2 (ExecuTorch's cpuinfo probe
-    prints lines about ARM registers on x86) or through Python's ``sys.stderr`` (its thread-pool reset,
-    seen where stderr is not fd 2: a notebook, a test runner); Python exceptions still carry any real
-    failure."""
-    saved = os.dup(2)
+def quiet_native(*fds: int) -> Iterator[None]:
+    """Silence what native libraries print straight to the file descriptors ``fds`` (1, 2) and through
+    Python's matching streams (seen where they are not the descriptors: a notebook, a test runner):
+    ExecuTorch's cpuinfo probe and thread-pool reset, LiteRT's delegate line, MNN's CPU report on fd 1
+    where ``detect --json`` writes, the converters' progress. Python exceptions still carry a failure."""
+    streams = {1: "stdout", 2: "stderr"}
+    for fd in fds:
+        getattr(sys, streams[fd]).flush()
+    saved = [os.dup(fd) for fd in fds]
     try:
         with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        with contextlib.redirect_stderr(io.StringIO()):
+            for fd in fds:
+                os.dup2(devnull.fileno(), fd)
+        with contextlib.ExitStack() as stack:
+            if 1 in fds:
+                stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+            if 2 in fds:
+                stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
             yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in zip(fds, saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 @contextlib.contextmanager
@@ -148,11 +158,11 @@ class ExecuTorchModel:
         with quiet_executorch_import():
             runtime = import_extra("executorch.runtime", "executorch")
             bindings = import_extra("executorch.extension.pybindings.portable_lib", "executorch")
-        with quiet_native_stderr():  # the pool's reset probes the CPU and logs both to fd 2
+        with quiet_native(2):  # the pool's reset probes the CPU and logs both to fd 2
             bindings._unsafe_reset_threadpool(threads)
         self._torch = importlib.import_module("torch")  # the Python bindings take torch tensors
         try:
-            with quiet_native_stderr():
+            with quiet_native(2):
                 program = runtime.Runtime.get().load_program(self.path)
                 self.forward = program.load_method("forward")
                 if EXECUTORCH_METHOD not in program.method_names:

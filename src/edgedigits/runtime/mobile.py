@@ -9,17 +9,14 @@ before the graph is loaded): their defaults on CPUs with fp16 or bf16 units woul
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from edgedigits.core.contract import IMAGE_SIZE, NUM_CLASSES
 from edgedigits.core.errors import ArtifactError, first_line
-from edgedigits.runtime.backends import import_extra
+from edgedigits.runtime.backends import import_extra, quiet_native
 from edgedigits.runtime.session import existing_model, parse_metadata, read_info
 
 NCNN_PARAM = ".param"
@@ -40,31 +37,12 @@ NCNN_FP32 = (
 )
 
 
-@contextlib.contextmanager
-def quiet_native_output() -> Iterator[None]:
-    """MNN prints what it found out about the CPU and the precision it picked to fd 1 (where ``detect
-    --json`` writes its records) and its refusals to fd 2; Python exceptions still carry a failure."""
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    saved = os.dup(1), os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-
-
 class MnnModel:
     """MNN's Python module API on the CPU backend, "high" (fp32) precision, one thread."""
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
         self.path = existing_model(path)
-        with quiet_native_output():
+        with quiet_native(1, 2):
             self._nn = import_extra("MNN.nn", "mnn")
             self._expr = import_extra("MNN.expr", "mnn")
             manager = self._nn.create_runtime_manager(

@@ -26,7 +26,7 @@ import numpy as np
 
 from edgedigits.core.contract import IMAGE_SIZE, NUM_CLASSES
 from edgedigits.core.errors import ArtifactError, MissingRuntime, first_line
-from edgedigits.runtime.backends import import_extra, quiet_native_stderr
+from edgedigits.runtime.backends import import_extra, quiet_native
 from edgedigits.runtime.c_model import Footprint
 from edgedigits.runtime.session import existing_model, parse_metadata, read_info
 
@@ -114,7 +114,7 @@ class LiteRtModel:
         data = self.path.read_bytes()
         self.info = read_info(read_tflite_metadata(data, self.path), str(self.path))
         try:
-            with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+            with quiet_native(2):  # "Created TensorFlow Lite XNNPACK delegate for CPU."
                 self.interpreter = interpreter.Interpreter(model_content=data, num_threads=threads)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
@@ -152,7 +152,7 @@ def _tflm_details(details: dict) -> tuple:
 def _tflm_interpreter(path: Path, data: bytes):
     runtime = import_extra("tflite_micro.python.tflite_micro.runtime", EXTRA)
     try:
-        with quiet_native_stderr():  # TFLM reports why it refuses a model on fd 2, then raises
+        with quiet_native(2):  # TFLM reports why it refuses a model on fd 2, then raises
             return runtime.Interpreter.from_bytes(data)
     except Exception as exc:  # RuntimeError from TFLM, struct.error from its Python flatbuffer reader
         raise ArtifactError(

@@ -12,12 +12,7 @@ constant data that its kernels read in place.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +20,7 @@ import numpy as np
 from edgedigits.core.contract import INPUT_NAME
 from edgedigits.export.formats.context import ExportContext
 from edgedigits.export.formats.quiet import PYTREE_ENUM, Warned, quiet_export
-from edgedigits.runtime.backends import import_extra
+from edgedigits.runtime.backends import import_extra, quiet_native
 from edgedigits.runtime.tflite import FILE_IDENTIFIER, TFLITE_METADATA
 
 EXTRA = "litert-export"
@@ -33,26 +28,6 @@ SIGNATURE = "serving_default"  # the signature litert-torch names and the quanti
 BUFFER_ALIGNMENT = 16
 # the quantizer's calibration keeps every intermediate tensor to record its range, and LiteRT says so
 PRESERVE_ALL_TENSORS = Warned(UserWarning, r"Warning: Enabling `experimental_preserve_all_tensors`")
-
-
-@contextlib.contextmanager
-def quiet_tool() -> Iterator[None]:
-    """litert-torch prints its progress and the converter logs to fds 1 and 2 (C++ and Python both):
-    kept out of the user's output; an exception still carries a failure."""
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    saved = os.dup(1), os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            os.dup2(devnull.fileno(), 2)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
 
 
 def with_metadata(data: bytes, text: str) -> bytes:
@@ -94,7 +69,7 @@ def with_metadata(data: bytes, text: str) -> bytes:
 
 
 def torch_to_tflite(ctx: ExportContext, path: Path) -> None:
-    with quiet_export(PYTREE_ENUM), quiet_tool():  # importing it logs (absl, oneDNN, torchao) too
+    with quiet_export(PYTREE_ENUM), quiet_native(1, 2):  # importing it logs (absl, oneDNN, torchao) too
         litert_torch = import_extra("litert_torch", EXTRA)
         converted = litert_torch.convert(ctx.model.eval(), sample_kwargs={INPUT_NAME: ctx.example(1)})
         data = bytes(converted.model_content())
@@ -103,7 +78,7 @@ def torch_to_tflite(ctx: ExportContext, path: Path) -> None:
 
 def tflite_to_int8_tflite(ctx: ExportContext, path: Path) -> None:
     images = ctx.calibration_images()
-    with tempfile.TemporaryDirectory() as tmp, quiet_export(PRESERVE_ALL_TENSORS), quiet_tool():
+    with tempfile.TemporaryDirectory() as tmp, quiet_export(PRESERVE_ALL_TENSORS), quiet_native(1, 2):
         quantizer = import_extra("ai_edge_quantizer.quantizer", EXTRA)
         recipe = import_extra("ai_edge_quantizer.recipe", EXTRA)
         # the quantizer reads a path; the fp32 file's metadata comes along and is replaced below

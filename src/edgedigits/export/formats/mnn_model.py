@@ -14,8 +14,7 @@ from pathlib import Path
 
 from edgedigits.core.errors import ArtifactError
 from edgedigits.export.formats.context import ExportContext
-from edgedigits.export.formats.litert_tflite import quiet_tool
-from edgedigits.runtime.backends import import_extra
+from edgedigits.runtime.backends import import_extra, quiet_native
 
 EXTRA = "mnn"
 
@@ -32,7 +31,7 @@ def onnx_to_mnn(ctx: ExportContext, path: Path) -> None:
         "--bizCode",
         ctx.metadata_json(),
     ]
-    with quiet_tool():  # importing it prints the CPU's features, converting its progress, from C++
+    with quiet_native(1, 2):  # importing it prints the CPU's features, converting its progress, from C++
         tools = import_extra("_tools", EXTRA)  # MNN's converter (the wheel's top-level extension module)
         ok = tools.mnnconvert(args)
     if not ok or not path.is_file():

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from edgedigits.core.errors import ArtifactError
 from edgedigits.export.formats.context import ExportContext
-from edgedigits.export.formats.litert_tflite import quiet_tool
 from edgedigits.export.formats.quiet import JIT_SAVE, Warned, quiet_export
-from edgedigits.runtime.backends import import_extra
+from edgedigits.runtime.backends import import_extra, quiet_native
 from edgedigits.runtime.mobile import ncnn_files
 
 EXTRA = "ncnn-export"
@@ -24,7 +23,7 @@ JIT_TRACE = Warned(FutureWarning, r"`torch\.jit\.trace(_method)?` is deprecated\
 
 def torch_to_ncnn(ctx: ExportContext, path: Path) -> None:
     weights, contract = ncnn_files(path)
-    with tempfile.TemporaryDirectory() as tmp, quiet_export(JIT_TRACE, JIT_SAVE), quiet_tool():
+    with tempfile.TemporaryDirectory() as tmp, quiet_export(JIT_TRACE, JIT_SAVE), quiet_native(1, 2):
         pnnx = import_extra("pnnx", EXTRA)
         traced = Path(tmp) / "model.pt"  # pnnx writes model.ncnn.param/.bin (and more) beside it
         pnnx.export(ctx.model.eval(), str(traced), (ctx.example(1),), fp16=False)
