@@ -1,6 +1,5 @@
 import json
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +8,6 @@ import numpy as np
 import pytest
 
 from conftest import cli, cli_process
-from edgedigits import cli as cli_module
 from edgedigits.core import data, registry
 from edgedigits.core.choices import Polarity, check_polarity
 from edgedigits.core.errors import UsageError
@@ -226,15 +224,11 @@ def test_unopenable_camera_prints_exactly_one_line():
     assert proc.stderr.strip() == "error: cannot open camera 7"  # OpenCV's own backend chatter stays quiet
 
 
-def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """``edgedigits ARGS`` in-process, through ``cli.main`` (its one-line usage errors): code, out, err."""
-    monkeypatch.setenv("TORCH_CPP_LOG_LEVEL", "ERROR")  # main sets it; restored after the test
-    monkeypatch.setenv("COLUMNS", "200")  # --help on one line per option
-    monkeypatch.setattr(sys, "argv", ["edgedigits", *args])
-    with pytest.raises(SystemExit) as exited:
-        cli_module.main()
-    out = capsys.readouterr()
-    return exited.value.code, out.out, out.err
+def run_main(monkeypatch, *args: str) -> tuple[int, str, str]:
+    """``edgedigits ARGS`` through ``conftest.cli`` with a wide terminal (--help on one line per option)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    proc = cli(*args)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_polarity_is_one_enum_checked_in_one_place():
@@ -253,8 +247,8 @@ def test_polarity_is_one_enum_checked_in_one_place():
 
 
 @pytest.mark.parametrize("command", ["detect", "webcam"])
-def test_polarity_and_backend_choices_are_listed_and_checked_by_the_parser(monkeypatch, capsys, command):
-    code, out, err = run_main(monkeypatch, capsys, command, "--help")
+def test_polarity_and_backend_choices_are_listed_and_checked_by_the_parser(monkeypatch, command):
+    code, out, err = run_main(monkeypatch, command, "--help")
     assert code == 0 and err == ""
     options = {
         line.split()[1]: line.split()[2]
@@ -263,13 +257,13 @@ def test_polarity_and_backend_choices_are_listed_and_checked_by_the_parser(monke
     }
     assert options["--polarity"] == "<dark-on-light|light-on-dark|auto>"
     assert options["--backend"] == "<onnxruntime|opencv|openvino|executorch|c|litert|tflm|mnn|ncnn>"
-    code, out, err = run_main(monkeypatch, capsys, command, "--polarity", "sideways")
+    code, out, err = run_main(monkeypatch, command, "--polarity", "sideways")
     assert (code, out) == (2, "")
     assert err == (
         "error: Invalid value for '--polarity': Value error, 'sideways' is not one of 'dark-on-light', "
         f"'light-on-dark', 'auto'. (see: edgedigits {command} --help)\n"
     )
-    code, out, err = run_main(monkeypatch, capsys, command, "--backend", "tflite")
+    code, out, err = run_main(monkeypatch, command, "--backend", "tflite")
     assert (code, out) == (2, "")
     assert err == (
         "error: Invalid value for '--backend': Value error, 'tflite' is not one of 'onnxruntime', 'opencv', "
@@ -278,16 +272,16 @@ def test_polarity_and_backend_choices_are_listed_and_checked_by_the_parser(monke
     )
 
 
-def test_a_runtime_row_added_to_the_table_is_offered_by_backend(monkeypatch, capsys):
+def test_a_runtime_row_added_to_the_table_is_offered_by_backend(monkeypatch):
     """--backend reads the format table when the command line is parsed: a new runtime row is listed,
     accepted and run, with no word of the CLI changed."""
     copy = registry.Runtime("onnxruntime", "edgedigits.runtime.session:OnnxModel", backend="ort-copy")
-    code, _, err = run_main(monkeypatch, capsys, "detect", "--source", str(PAGE), "--backend", "ort-copy")
+    code, _, err = run_main(monkeypatch, "detect", "--source", str(PAGE), "--backend", "ort-copy")
     assert code == 2 and "'ort-copy' is not one of" in err
     monkeypatch.setattr(registry, "RUNTIMES", (*registry.RUNTIMES, copy))
-    code, out, err = run_main(monkeypatch, capsys, "detect", "--help")
+    code, out, err = run_main(monkeypatch, "detect", "--help")
     assert code == 0 and "<onnxruntime|opencv|openvino|executorch|c|litert|tflm|mnn|ncnn|ort-copy>" in out
-    code, out, err = run_main(monkeypatch, capsys, "detect", "--source", str(PAGE), "--backend", "ort-copy")
+    code, out, err = run_main(monkeypatch, "detect", "--source", str(PAGE), "--backend", "ort-copy")
     assert code == 0, err
     assert out.startswith(f"notebook_page.jpg: {PAGE_NUMBERS}  (26 digits, ")
     assert err.startswith("1 frame(s), 26 digit(s), ")

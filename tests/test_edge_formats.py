@@ -24,7 +24,6 @@ from edgedigits.core.registry import BY_NAME, RUNTIME, backends
 from edgedigits.proof.reference import load_reference
 from edgedigits.proof.verify import raise_on_failure, table, verify
 from edgedigits.runtime import DigitRecognizer
-from edgedigits.runtime.session import OnnxModel
 from test_targets import only  # a verify of a few rows, as the other target tests cut it
 
 MODELS = REPO / "models"
@@ -33,8 +32,6 @@ NEW = ("tflite", "tflite_int8", "mnn", "ncnn")
 # every new (format, runtime) pair, by the file that it runs
 PAIRS = [(BY_NAME[f].filename, f"{f}/{r}") for f in NEW for r in BY_NAME[f].runtimes]
 NEW_FILES = [name for f in NEW for name in BY_NAME[f].files]
-FP32_BACKENDS = {"litert": "mnist_mlp.tflite", "tflm": "mnist_mlp.tflite", "mnn": "mnist_mlp.mnn"}
-FP32_BACKENDS["ncnn"] = "mnist_mlp.ncnn.param"
 
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("tflite_micro")
@@ -228,18 +225,6 @@ def test_a_missing_runtime_is_a_visible_skip_and_fatal_under_require_all(shipped
         ParityError, match=r"--require-all: 6 check\(s\) skipped \(tflite/litert, tflite/tflm, mnn/mnn"
     ):
         raise_on_failure(checks, require_all=True)
-
-
-@pytest.mark.parametrize("backend", sorted(FP32_BACKENDS))
-def test_each_fp32_backend_reads_the_page_like_onnxruntime(backend):
-    frame = cv2.imread(str(PAGE))
-    want = DigitRecognizer(MODELS / "mnist_mlp.onnx").recognize(frame)
-    recognizer = DigitRecognizer(MODELS / FP32_BACKENDS[backend], backend=backend)
-    got = recognizer.recognize(frame)
-    assert [ln.text for ln in got.lines] == [ln.text for ln in want.lines] and want.lines
-    assert [d.box for d in got.digits] == [d.box for d in want.digits]
-    assert max(abs(a.confidence - b.confidence) for a, b in zip(got.digits, want.digits, strict=True)) < 1e-4
-    assert recognizer.reject == OnnxModel(MODELS / "mnist_mlp.onnx").info.reject  # read from the artifact
 
 
 def test_the_int8_tflite_reads_the_page_on_both_runtimes():

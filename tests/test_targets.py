@@ -218,6 +218,10 @@ BACKEND_FILES = {
     "executorch": "mnist_mlp.pte",
     "c": "mnist_mlp.c",
     "onnxruntime": "mnist_mlp.ort",
+    "litert": "mnist_mlp.tflite",
+    "tflm": "mnist_mlp.tflite",
+    "mnn": "mnist_mlp.mnn",
+    "ncnn": "mnist_mlp.ncnn.param",
 }
 
 
