@@ -138,13 +138,7 @@ class LabelStabilizer:
             t.box = _moved(t.box, dx, dy)
         for n in self.number_tracks:
             n.box = _moved(n.box, dx, dy)
-        matched = greedy_matches([t.box for t in self.tracks], [d.box for d in result.digits], self.min_iou)
-        track_of = {di: self.tracks[ti] for ti, di in matched}
-        used = {ti for ti, _ in matched}
-        for ti, track in enumerate(self.tracks):
-            if ti not in used:
-                track.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        track_of, self.tracks = self._associate(self.tracks, [d.box for d in result.digits])
         stable = []
         for di, d in enumerate(result.digits):
             track = track_of.get(di)
@@ -197,15 +191,19 @@ class LabelStabilizer:
             track.label = best
         return Detection(track.label, totals.get(track.label, 0.0) / len(track.votes), d.box)
 
+    def _associate(self, tracks: list, boxes: list[Box]) -> tuple[dict, list]:
+        """Match ``tracks`` (digits or numbers) to this frame's ``boxes``: {box index: track}, and the
+        tracks kept (an unmatched one ages, and is dropped after ``max_missed`` frames)."""
+        matched = greedy_matches([t.box for t in tracks], boxes, self.min_iou)
+        used = {ti for ti, _ in matched}
+        for ti, track in enumerate(tracks):
+            if ti not in used:
+                track.missed += 1
+        return {bi: tracks[ti] for ti, bi in matched}, [t for t in tracks if t.missed <= self.max_missed]
+
     def _vote_numbers(self, lines: list[Line]) -> list[Line]:
         lines = self._join_split(lines) if self.join_split else lines
-        matched = greedy_matches([n.box for n in self.number_tracks], [ln.box for ln in lines], self.min_iou)
-        track_of = {li: self.number_tracks[ni] for ni, li in matched}
-        used = {ni for ni, _ in matched}
-        for ni, track in enumerate(self.number_tracks):
-            if ni not in used:
-                track.missed += 1
-        self.number_tracks = [n for n in self.number_tracks if n.missed <= self.max_missed]
+        track_of, self.number_tracks = self._associate(self.number_tracks, [ln.box for ln in lines])
         out = []
         for li, line in enumerate(lines):
             track = track_of.get(li)
