@@ -260,6 +260,28 @@ def formats(
     _print_table(table(), to_json() if json_output else None)
 
 
+@app.command()
+@friendly_errors
+def serve(
+    folder: Annotated[
+        Path, typer.Option(help="The web export's folder (edgedigits export --formats web writes it).")
+    ] = Path("models/web"),
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on: 127.0.0.1 for this machine, 0.0.0.0 for phones on the LAN."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8000,
+    cert: Annotated[
+        Path | None, typer.Option(help="TLS certificate (PEM): phone browsers need https:// for the camera.")
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
+) -> None:
+    """Serve the browser reader read-only: open it on this machine or, with --host, on a phone."""
+    from edgedigits.runtime.serve import ServeConfig, serve
+
+    serve(ServeConfig(folder, host, port, cert, key), log=lambda s: typer.echo(s, err=True))
+
+
 ModelPath = Annotated[
     Path | None,
     typer.Option(

@@ -46,23 +46,29 @@ def c_compiler() -> list[str] | None:
 
 @dataclass(frozen=True)
 class Needs:
-    """What a step needs installed: a pip extra of edgedigits (seen by one of its modules), or a C
-    compiler. ``missing()`` looks without importing anything."""
+    """What a step needs installed: a pip extra of edgedigits (seen by one of its modules), a C
+    compiler, or programs on PATH (and how to get them). ``missing()`` looks without importing anything."""
 
     extra: str | None = None
     module: str | None = None
     c_compiler: bool = False
+    programs: tuple[str, ...] = ()
+    programs_hint: str = ""
 
     def missing(self) -> str | None:
         """What to install, or None when it is here."""
         if self.c_compiler and c_compiler() is None:
             return "no C compiler: install gcc (or clang) or set CC"
+        absent = [p for p in self.programs if shutil.which(p) is None]
+        if absent:
+            return f"no {' or '.join(absent)} on PATH: {self.programs_hint}"
         if self.module and importlib.util.find_spec(self.module) is None:
             return f"pip install 'edgedigits[{self.extra}]'"
         return None
 
 
 TRAIN = Needs("train", "torch")  # every exporter starts from the eager torch model
+CHROMIUM_HINT = "apt-get install chromium chromium-driver (Debian/Ubuntu)"
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,11 @@ RUNTIMES: tuple[Runtime, ...] = (
     Runtime("tflm", "edgedigits.runtime.tflite:TflmModel", Needs("litert", "tflite_micro"), "tflm"),
     Runtime("mnn", "edgedigits.runtime.mobile:MnnModel", Needs("mnn", "MNN"), "mnn"),
     Runtime("ncnn", "edgedigits.runtime.mobile:NcnnModel", Needs("ncnn", "ncnn"), "ncnn"),
+    Runtime(
+        "chromium",
+        "edgedigits.proof.browser:BrowserModel",
+        Needs("web", "selenium", programs=("chromium", "chromedriver"), programs_hint=CHROMIUM_HINT),
+    ),
 )
 RUNTIME = {r.name: r for r in RUNTIMES}
 
@@ -122,6 +133,7 @@ class Format:
     built_with: tuple[str, ...] = ()  # distributions whose versions the manifest records and verify checks
     footprint: str | None = None  # "module:function", flash/RAM for targets where they matter
     runs_on: str = ""  # what runs it on a device, for `edgedigits formats`
+    folder: str = ""  # the artifact is this folder (its main file inside, the rest listed as written)
 
     def __post_init__(self) -> None:
         if not self.built_from:
@@ -132,10 +144,14 @@ class Format:
 
     @property
     def filename(self) -> str:
-        return f"{STEM}{self.suffix}"
+        return f"{self.folder}/{STEM}{self.suffix}" if self.folder else f"{STEM}{self.suffix}"
 
     @property
     def files(self) -> tuple[str, ...]:
+        """The files it is made of, as names in the export folder; a folder row lists only its main file
+        (what else it holds is listed, and hashed, in the manifest as written)."""
+        if self.folder:
+            return (self.filename,)
         stem = self.filename[: -len(Path(self.filename).suffix)]
         return (self.filename, *(stem + s for s in self.companions))
 
@@ -325,6 +341,16 @@ FORMATS: tuple[Format, ...] = (
         calibrated=True,
         footprint=TFLITE_FOOTPRINT,
         runs_on="LiteRT, TensorFlow Lite Micro (full integer: int8 in, int8 out, CMSIS-NN, ESP-NN)",
+    ),
+    Format(
+        "web",
+        ".onnx",
+        f"{_FORMATS}.web_page:onnx_to_web",
+        ("onnx",),
+        ("chromium",),
+        FP32,
+        folder="web",
+        runs_on="any browser, phones included (onnxruntime-web, WebAssembly); a static folder",
     ),
 )
 BY_NAME = {f.name: f for f in FORMATS}

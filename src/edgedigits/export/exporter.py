@@ -170,7 +170,9 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> Manifest
             staging / REFERENCE_NAME, inputs, *run_all(NumpyModule(ctx.model).predict, inputs)
         )
         log(f"stored the eager logits on {len(inputs.test_labels):,} test images in {REFERENCE_NAME}")
-        for name in (*(n for fmt in rows for n in fmt.files), REFERENCE_NAME):
+        for name in (*(n for fmt in rows for n in _moved(fmt)), REFERENCE_NAME):
+            if (config.out / name).is_dir():  # a folder artifact is replaced whole
+                shutil.rmtree(config.out / name)
             os.replace(staging / name, config.out / name)
         manifest = Manifest(
             version=__version__,
@@ -184,10 +186,14 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> Manifest
         # an artifact this export did not produce would no longer match the checkpoint
         for fmt in registry.FORMATS:
             for name in fmt.files if fmt.name not in ctx.written else ():
-                stale = config.out / name
-                if stale.exists():
+                stale = config.out / (fmt.folder or name)
+                if stale.is_dir():
+                    shutil.rmtree(stale)
+                elif stale.exists():
                     stale.unlink()
-                    log(f"removed stale {stale}")
+                else:
+                    continue
+                log(f"removed stale {stale}")
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -199,13 +205,23 @@ def _entry(fmt: Format, folder: Path) -> Artifact:
     for name in fmt.files:
         if not (folder / name).is_file():
             raise ArtifactError(f"export to {fmt.name} did not write {name}")
+    companions = fmt.files[1:]
+    if fmt.folder:  # everything the exporter wrote in it, each hashed
+        written = (folder / fmt.folder).rglob("*")
+        files = sorted(p.relative_to(folder).as_posix() for p in written if p.is_file())
+        companions = tuple(name for name in files if name != fmt.filename)
     return Artifact(
         format=fmt.name,
         main=FileEntry.of(folder, fmt.filename),
         dtype="int8" if fmt.int8 else "float32",
-        companions=tuple(FileEntry.of(folder, name) for name in fmt.files[1:]),
+        companions=tuple(FileEntry.of(folder, name) for name in companions),
         built_with={dist: dist_metadata.version(dist) for dist in fmt.built_with},
     )
+
+
+def _moved(fmt: Format) -> tuple[str, ...]:
+    """What export moves into place for a row: its folder, or each of its files."""
+    return (fmt.folder,) if fmt.folder else fmt.files
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -102,6 +102,8 @@ def _run(check: Check, load, rule, ref: Reference) -> None:
 def _registry_problem(fmt, artifact: Artifact) -> str | None:
     """A manifest entry that leaves out what its registry row says the artifact is made of."""
     listed, expected = [c.file for c in artifact.companions], list(fmt.files[1:])
+    if fmt.folder:  # a folder's files are what export found in it, each under the folder
+        expected = [name for name in listed if name.startswith(f"{fmt.folder}/")]
     if listed != expected:
         return f"the manifest lists companions {listed} for {artifact.file}, expected {expected}"
     recorded = sorted(artifact.built_with)

@@ -1,0 +1,184 @@
+"""``edgedigits serve``: the web export's folder over HTTP(S), read-only, for a browser on this machine
+or a phone on the LAN. Only files under the folder are served (``..``, encoded or not, and links out
+of it are refused), with the types the page needs (ES modules, WebAssembly, the web app manifest) and
+gzip for clients that take it (the WebAssembly runtime shrinks from 14 to under 4 MB)."""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import mimetypes
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from edgedigits.core.errors import UsageError
+
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".wasm": "application/wasm",
+    ".onnx": "application/octet-stream",
+    ".svg": "image/svg+xml",
+}
+COMPRESSIBLE = {".html", ".js", ".mjs", ".css", ".json", ".webmanifest", ".wasm", ".onnx", ".svg"}
+HTTPS_NOTE = (
+    "phone browsers give the camera only to https:// pages: pass --cert and --key, e.g. made with "
+    "`openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=edgedigits -keyout key.pem -out cert.pem` "
+    "(the phone will ask you to accept it once); over plain http the page still reads photos"
+)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    folder: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cert: Path | None = None
+    key: Path | None = None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """GET and HEAD of files under ``root``; everything else is refused."""
+
+    server_version = "edgedigits"
+    sys_version = ""
+
+    def __init__(self, *args, root: Path, cache: dict, log: Callable[[str], None], **kwargs) -> None:
+        self.root, self.cache, self.log = root, cache, log
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve(body=False)
+
+    def _refuse(self) -> None:
+        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+
+    def _serve(self, body: bool) -> None:
+        path = self._resolve(self.path)
+        if path is None:
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        suffix = path.suffix.lower()
+        data = self._read(path)
+        gzipped = suffix in COMPRESSIBLE and "gzip" in self.headers.get("Accept-Encoding", "")
+        if gzipped:
+            data = self._compressed(path, data)
+        self.send_response(HTTPStatus.OK)
+        self.send_header(
+            "Content-Type",
+            TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        )
+        self.send_header("Content-Length", str(len(data)))
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Cache-Control", "no-cache")  # revalidate: the service worker keeps the offline copy
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def _resolve(self, raw: str) -> Path | None:
+        """The file a request path names under ``root``, or None (missing, or outside the folder)."""
+        path = urllib.parse.unquote(urllib.parse.urlsplit(raw).path)
+        if "\x00" in path or "\\" in path:
+            return None
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            return None
+        target = self.root.joinpath(*parts)
+        if target.is_dir():
+            target = target / "index.html"
+        try:
+            resolved = target.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not resolved.is_relative_to(self.root) or not resolved.is_file():
+            return None
+        return resolved
+
+    def _read(self, path: Path) -> bytes:
+        return path.read_bytes()
+
+    def _compressed(self, path: Path, data: bytes) -> bytes:
+        key = (path, path.stat().st_mtime_ns)
+        if key not in self.cache:
+            self.cache[key] = gzip.compress(data, compresslevel=6, mtime=0)
+        return self.cache[key]
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's signature)
+        if args and str(args[1]).startswith(("4", "5")):  # errors only: a page load is 20 requests
+            self.log(f"{self.address_string()} {format % args}")
+
+
+def make_server(config: ServeConfig, log: Callable[[str], None] = print) -> ThreadingHTTPServer:
+    """A server bound to ``config.host:port`` (port 0: any free port), not yet serving."""
+    folder = config.folder.resolve()
+    if not (folder / "index.html").is_file():
+        raise UsageError(
+            f"{config.folder} holds no index.html: write it with `edgedigits export --formats web` "
+            "(it is the web/ folder of the export)"
+        )
+    if (config.cert is None) != (config.key is None):
+        raise UsageError("--cert and --key go together (a certificate and its private key)")
+    handler = partial(_Handler, root=folder, cache={}, log=log)
+    try:
+        server = ThreadingHTTPServer((config.host, config.port), handler)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc})") from exc
+    if config.cert is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(config.cert, config.key)
+        except (OSError, ssl.SSLError) as exc:
+            server.server_close()
+            raise UsageError(f"cannot use --cert {config.cert} / --key {config.key} ({exc})") from exc
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    return server
+
+
+def serve(config: ServeConfig, log: Callable[[str], None] = print) -> None:
+    """Serve until interrupted; says where, and what a phone needs for the camera."""
+    server = make_server(config, log)
+    scheme = "https" if config.cert else "http"
+    host, port = server.server_address[:2]
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    log(f"serving {config.folder} at {scheme}://{shown}:{port}/ (read-only; Ctrl-C stops)")
+    if not config.cert and not _loopback(config.host):
+        log(f"note: {HTTPS_NOTE}")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def serve_in_thread(config: ServeConfig) -> tuple[ThreadingHTTPServer, str]:
+    """A server on a free port in a background thread, and its base URL (for tests and proof)."""
+    server = make_server(config, log=lambda _: None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    return server, f"http://{host}:{port}/"
