@@ -14,6 +14,9 @@ from unittest import mock
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# the web export takes onnxruntime-web from the checkout's node_modules (`npm ci`), never the network
+ORT_WEB = REPO / "node_modules" / "onnxruntime-web"
+os.environ.setdefault("EDGEDIGITS_ORT_WEB", str(ORT_WEB))
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -69,6 +72,21 @@ def release(tmp_path_factory) -> Path:
     for name in ("mnist_mlp.pt", "train_metrics.json"):
         shutil.copy(REPO / "models" / name, out / name)
     return out
+
+
+@pytest.fixture(scope="session")
+def web_export(tmp_path_factory, release, data_dir) -> Path:
+    """The web target exported from the release checkpoint: the export folder (``web/`` inside)."""
+    from edgedigits.export.exporter import ExportConfig, export
+
+    if not ORT_WEB.is_dir():
+        pytest.fail("node_modules/onnxruntime-web is missing: run `npm ci` in the checkout")
+    models = tmp_path_factory.mktemp("web_export")
+    export(
+        ExportConfig(checkpoint=release / "mnist_mlp.pt", out=models, formats=("web",), data_dir=data_dir),
+        log=lambda _: None,
+    )
+    return models
 
 
 @pytest.fixture(scope="session")

@@ -206,7 +206,9 @@ def test_cuda_request_without_cuda_is_exit_2(tmp_path):
     ("mutate", "message"),
     [
         (lambda m: m["artifacts"][0].pop("file"), "artifact #0 needs string fields"),
-        (lambda m: m["artifacts"][0].update(file="../escape.onnx"), "must be a plain file name"),
+        (lambda m: m["artifacts"][0].update(file="../escape.onnx"), "must be a file name, or a path inside"),
+        (lambda m: m["artifacts"][0].update(file="a/../../x.onnx"), "must be a file name, or a path inside"),
+        (lambda m: m["artifacts"][0].update(file="/etc/passwd"), "must be a file name, or a path inside"),
         (lambda m: m["checkpoint"].pop("sha256"), "checkpoint needs file and sha256"),
         (lambda m: m["artifacts"][0].pop("bytes"), "artifact #0 needs an integer bytes field"),
         (lambda m: m["metadata"].update(normalization="{not json"), "normalization is missing or malformed"),

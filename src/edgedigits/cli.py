@@ -164,7 +164,8 @@ def export(
         str | None,
         typer.Option(
             help="Comma-separated formats to write, e.g. onnx,executorch,c (default: every fp32 format "
-            "whose runtime is installed; see the README's format table)."
+            "whose runtime is installed, but web, the browser reader's folder, which is asked for by "
+            "name; see `edgedigits formats`)."
         ),
     ] = None,
     quantize: Annotated[

@@ -145,6 +145,12 @@ def read_manifest(models: Path) -> Manifest:
     )
 
 
+def _inside_folder(name: str) -> bool:
+    """A plain name, or a relative path (a folder artifact's files) that cannot leave the folder."""
+    parts = name.split("/")
+    return "\\" not in name and all(p not in ("", ".", "..") and Path(p).name == p for p in parts)
+
+
 def _entry_problem(manifest: dict) -> str | None:
     for i, entry in enumerate(manifest["artifacts"]):
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ENTRY_KEYS):
@@ -158,8 +164,8 @@ def _entry_problem(manifest: dict) -> str | None:
         if not all(type(f.get("bytes")) is int for f in (entry, *companions)):
             return f"artifact #{i} needs an integer bytes field for every file"
         for name in (entry["file"], *(c["file"] for c in companions)):
-            if Path(name).name != name:
-                return f"artifact #{i} file {name!r} must be a plain file name"
+            if not _inside_folder(name):
+                return f"artifact #{i} file {name!r} must be a file name, or a path inside the folder"
         built_with = entry.get("built_with", {})
         if not isinstance(built_with, dict) or not all(isinstance(v, str) for v in built_with.values()):
             return f"artifact #{i} built_with must map package names to versions"

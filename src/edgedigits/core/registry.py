@@ -134,6 +134,7 @@ class Format:
     footprint: str | None = None  # "module:function", flash/RAM for targets where they matter
     runs_on: str = ""  # what runs it on a device, for `edgedigits formats`
     folder: str = ""  # the artifact is this folder (its main file inside, the rest listed as written)
+    default: bool = True  # in `export`'s default set; False: built only when named in --formats
 
     def __post_init__(self) -> None:
         if not self.built_from:
@@ -350,6 +351,7 @@ FORMATS: tuple[Format, ...] = (
         ("chromium",),
         FP32,
         folder="web",
+        default=False,  # 15 MB with onnxruntime-web, fetched once from npm: asked for by name
         runs_on="any browser, phones included (onnxruntime-web, WebAssembly); a static folder",
     ),
 )
