@@ -152,14 +152,33 @@ def test_export_leaves_out_formats_whose_extra_is_missing(release, tmp_path, mon
     )
     lines = []
     rows = select(
-        ExportConfig(checkpoint=release / "mnist_mlp.pt", out=tmp_path, quantize=True), lines.append
+        ExportConfig(checkpoint=release / "mnist_mlp.pt", out=tmp_path, quantize=True), "mlp", lines.append
     )
     assert "executorch" not in [f.name for f in rows] and "executorch_int8" not in [f.name for f in rows]
     assert lines == ["left out executorch, executorch_int8: pip install 'edgedigits[executorch]'"]
     with pytest.raises(MissingRuntime, match=r"--formats executorch needs its runtime: pip install"):
         select(
-            ExportConfig(checkpoint=release / "mnist_mlp.pt", out=tmp_path, formats=("executorch",)), print
+            ExportConfig(checkpoint=release / "mnist_mlp.pt", out=tmp_path, formats=("executorch",)),
+            "mlp",
+            print,
         )
+
+
+def test_export_of_a_cnn_leaves_out_the_c_rows_and_refuses_them_by_name_in_one_line(tmp_path):
+    from edgedigits.train.checkpoint import save_checkpoint
+    from edgedigits.train.model import TUTORIAL_NORMALIZATION, SmallCNN
+
+    ckpt = tmp_path / "cnn.pt"
+    save_checkpoint(ckpt, SmallCNN(), TUTORIAL_NORMALIZATION, recipe="default", config={}, metrics={})
+    lines = []
+    rows = select(ExportConfig(checkpoint=ckpt, out=tmp_path, quantize=True), "cnn", lines.append)
+    assert not {"c", "c_int8"} & {f.name for f in rows} and {"onnx", "tflite_int8"} <= {f.name for f in rows}
+    assert lines == ["left out c, c_int8: takes the mlp network only, not a cnn"]
+    proc = cli("export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m"), "--formats", "onnx,c_int8")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        2,
+        "error: --formats c_int8: takes the mlp network only, not a cnn",
+    )
 
 
 def test_export_formats_option_builds_what_a_format_is_built_from(release, tmp_path):

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cli
-from edgedigits.core.choices import Device, RecipeName
+from conftest import REPO, cli
+from edgedigits.core.choices import Arch, Device, RecipeName
 from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.train.checkpoint import load_model, save_checkpoint
 from edgedigits.train.loop import CHECKPOINT_NAME, METRICS_NAME, train
-from edgedigits.train.model import TUTORIAL_NORMALIZATION, SimpleNN
-from edgedigits.train.recipes import RECIPES, TrainConfig
+from edgedigits.train.model import TUTORIAL_NORMALIZATION, SimpleNN, SmallCNN
+from edgedigits.train.recipes import ARCH_HAND_DRAWN, RECIPES, TrainConfig
 
 
 def _quick(data_dir, out, **kw):
@@ -106,7 +106,45 @@ def test_resume_keeps_the_saved_run_and_refuses_to_change_it(data_dir, tmp_path)
         train(_quick(data_dir, tmp_path, epochs=3, resume=ckpt))
     with pytest.raises(UsageError, match="--batch-size 64 differs"):
         train(_quick(data_dir, tmp_path, epochs=None, batch_size=64, resume=ckpt))
+    with pytest.raises(UsageError, match="^--resume checkpoint holds the mlp network; pass --arch mlp$"):
+        train(_quick(data_dir, tmp_path, epochs=None, arch="cnn", resume=ckpt))
     assert done.history[-1]["epoch"] == 1
+
+
+@pytest.mark.slow
+def test_cnn_trains_exports_and_is_proven_by_every_row_that_can_run_it(data_dir, tmp_path):
+    """--arch cnn: the small CNN, its checkpoint and metadata say so, every default row but C's holds it
+    and verify proves them all; the C rows refuse it in one line."""
+    result = train(_quick(data_dir, tmp_path, arch="cnn"))
+    loaded = load_model(result.checkpoint)
+    assert isinstance(loaded.net, SmallCNN) and loaded.arch == Arch.CNN and result.test_accuracy > 0.9
+    assert loaded.raw["config"]["recipe"]["outliers"]["hand_drawn"] == ARCH_HAND_DRAWN[Arch.CNN]
+    models = str(tmp_path / "m")
+    proc = cli("export", "--checkpoint", str(result.checkpoint), "--out", models, "--quantize")
+    assert proc.returncode == 0, proc.stderr
+    assert "left out c, c_int8: takes the mlp network only, not a cnn" in proc.stderr
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["metadata"]["arch"] == "cnn" and "c" not in [a["format"] for a in manifest["artifacts"]]
+    proc = cli("verify", "--models", models, "--require-all")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = cli("export", "--checkpoint", str(result.checkpoint), "--out", models, "--formats", "c")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        2,
+        "error: --formats c: takes the mlp network only, not a cnn",
+    )
+
+
+def test_cnn_checkpoint_round_trip_and_its_hand_drawn_material(tmp_path):
+    net = SmallCNN().eval()
+    save_checkpoint(tmp_path / "cnn.pt", net, TUTORIAL_NORMALIZATION, recipe="default", config={}, metrics={})
+    loaded = load_model(tmp_path / "cnn.pt")
+    x = torch.rand(3, 1, 28, 28)
+    assert loaded.arch == Arch.CNN and torch.equal(loaded.net(x), net(x))
+    assert loaded.raw["model_config"]["arch"] == "SmallCNN"
+    assert load_model(REPO / "models" / CHECKPOINT_NAME).arch == Arch.MLP  # written before --arch
+    mlp, cnn = TrainConfig(out=tmp_path), TrainConfig(out=tmp_path, arch="cnn")
+    assert mlp.resolved == RECIPES["default"] and mlp.describe()["arch"] == "mlp"
+    assert cnn.resolved.outliers.hand_drawn == ARCH_HAND_DRAWN[Arch.CNN] > 0
 
 
 def test_outlier_material_is_built_once_per_process_and_shared_read_only(test_split):
@@ -211,6 +249,7 @@ def test_wrong_shapes_are_refused(tmp_path):
         ({"lr": 0.0}, "--lr"),
         ({"device": "tpu"}, "^--device must be one of auto, cpu, cuda, got 'tpu'$"),
         ({"recipe": "fast"}, "^--recipe must be one of default, distill, seed, got 'fast'$"),
+        ({"arch": "rnn"}, "^--arch must be one of mlp, cnn, got 'rnn'$"),
         ({"device": None}, "^--device must be one of auto, cpu, cuda, got None$"),
         ({"seed": -1}, "--seed"),
     ],

@@ -44,6 +44,13 @@ class Device(Choice):
     CUDA = "cuda"
 
 
+class Arch(Choice):
+    """The network ``train`` trains: the tutorial's MLP, or a small CNN (the distill teacher's shape)."""
+
+    MLP = "mlp"
+    CNN = "cnn"
+
+
 class RecipeName(Choice):
     DEFAULT = "default"
     DISTILL = "distill"

@@ -27,6 +27,7 @@ META_ACCURACY = "test_accuracy"
 META_CHECKPOINT_SHA256 = "checkpoint_sha256"
 META_VERSION = "edgedigits_version"
 META_TEACHER = "teacher"  # JSON: the distillation teacher's {"accuracy", "sha256", "file"}, or ""
+META_ARCH = "arch"  # the network: "mlp" (the tutorial's) or "cnn"; files written before it are mlp
 META_REJECT = "reject"  # JSON: {"score": "max_softmax", "threshold": t, ...} or {"score": "none"}
 REJECT_NONE = {"score": "none"}  # what a model trained without outlier exposure promises
 META_KEYS = (
@@ -40,4 +41,5 @@ META_KEYS = (
     META_VERSION,
     META_REJECT,
     META_TEACHER,
+    META_ARCH,
 )

@@ -135,6 +135,7 @@ class Format:
     runs_on: str = ""  # what runs it on a device, for `edgedigits formats`
     folder: str = ""  # the artifact is this folder (its main file inside, the rest listed as written)
     default: bool = True  # in `export`'s default set; False: built only when named in --formats
+    archs: tuple[str, ...] = ("mlp", "cnn")  # the networks (core.choices.Arch values) its writer takes
 
     def __post_init__(self) -> None:
         if not self.built_from:
@@ -164,6 +165,12 @@ class Format:
     def consumers(self) -> tuple[Runtime, ...]:
         return tuple(RUNTIME[r] for r in self.runtimes)
 
+    def refuses(self, arch: str) -> str | None:
+        """Why this row cannot hold a network of ``arch``, in one line, or None."""
+        if arch in self.archs:
+            return None
+        return f"takes the {'/'.join(self.archs)} network only, not a {arch}"
+
     def export_missing(self) -> str | None:
         """What to install to export this row here, or None."""
         return TRAIN.missing() or (self.needs.missing() if self.needs else None)
@@ -179,6 +186,7 @@ _FORMATS = "edgedigits.export.formats"
 OPENVINO = Needs("openvino", "openvino")
 EXECUTORCH = Needs("executorch", "executorch")
 TFLITE_FOOTPRINT = "edgedigits.runtime.tflite:footprint"  # flash: the flatbuffer; RAM: TFLM's arena
+C_ARCHS = ("mlp",)  # the C writer emits the MLP's three dense layers; a convolution is not one
 
 FORMATS: tuple[Format, ...] = (
     Format(
@@ -247,6 +255,7 @@ FORMATS: tuple[Format, ...] = (
         ("ctypes",),
         FP32,
         footprint="edgedigits.runtime.c_model:footprint",
+        archs=C_ARCHS,
         runs_on="any C99 compiler: microcontrollers, bare metal",
     ),
     Format(
@@ -329,6 +338,7 @@ FORMATS: tuple[Format, ...] = (
         ("ctypes",),
         INT8,
         footprint="edgedigits.runtime.c_model:footprint",
+        archs=C_ARCHS,
         runs_on="any C99 compiler (int8 weights, int32 accumulators)",
     ),
     Format(

@@ -71,6 +71,7 @@ def build_metadata(
     checkpoint_sha: str,
     reject: dict | None = None,
     teacher: dict | None = None,
+    arch: str = "mlp",
 ) -> dict:
     """The model's contract as metadata; ``reject`` is the calibrated rejection rule from training (a
     model trained without one, a bare tutorial state_dict say, promises none)."""
@@ -85,21 +86,24 @@ def build_metadata(
         contract.META_VERSION: __version__,
         contract.META_REJECT: json.dumps(reject or contract.REJECT_NONE, sort_keys=True),
         contract.META_TEACHER: json.dumps(teacher, sort_keys=True) if teacher else "",
+        contract.META_ARCH: arch,
     }
 
 
-def select(config: ExportConfig, log: Callable[[str], None]) -> tuple[Format, ...]:
-    """The rows to build, in build order. Named formats must be installable here; the default set
-    leaves out, with one line, the rows whose extra is missing. Rows another one is built from are
-    added, and said so."""
+def select(config: ExportConfig, arch: str, log: Callable[[str], None]) -> tuple[Format, ...]:
+    """The rows to build for a network of ``arch``, in build order. Named formats must take it and be
+    installable here; the default set leaves out, with one line, the rows that cannot take it or whose
+    extra is missing. Rows another one is built from are added, and said so."""
     if config.formats is not None:
         rows, added = build_order(config.formats)
         for fmt in rows:
+            if refused := fmt.refuses(arch):
+                raise UsageError(f"--formats {fmt.name}: {refused}")
             if missing := fmt.export_missing():
                 raise MissingRuntime(f"--formats {fmt.name} needs its runtime: {missing}")
     else:
         wanted = [f for f in registry.FORMATS if f.default and (config.quantize or not f.int8)]
-        left = {f.name: missing for f in wanted if (missing := f.export_missing())}
+        left = {f.name: why for f in wanted if (why := f.refuses(arch) or f.export_missing())}
         for hint in sorted(set(left.values())):
             log(f"left out {', '.join(n for n, h in left.items() if h == hint)}: {hint}")
         rows, added = build_order([f.name for f in wanted if f.name not in left])
@@ -116,8 +120,8 @@ def calibration_images(data_dir: Path | None) -> np.ndarray:
 
 def export(config: ExportConfig, log: Callable[[str], None] = print) -> Manifest:
     """Write the artifacts and return the manifest."""
-    rows = select(config, log)
     loaded = load_model(config.checkpoint)
+    rows = select(config, loaded.arch.value, log)
     if loaded.normalization is not None and config.normalization not in (None, loaded.normalization):
         raise UsageError(
             f"{config.checkpoint} carries its normalization ({loaded.normalization.mean},"
@@ -132,6 +136,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> Manifest
         checkpoint_sha,
         loaded.metrics.get("reject"),
         loaded.metrics.get("teacher"),
+        loaded.arch.value,
     )
     ctx = ExportContext(
         model=DeployedNN(loaded.net, normalization).eval(),

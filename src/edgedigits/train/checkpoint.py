@@ -9,30 +9,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from edgedigits.core.choices import Arch
 from edgedigits.core.errors import CheckpointError, UsageError, first_line
 from edgedigits.core.files import write_with_atomic
-from edgedigits.train.model import Normalization, SimpleNN
+from edgedigits.train.model import NETS, Normalization, arch_of
 
 FORMAT = "edgedigits-checkpoint"
 FORMAT_VERSION = 1
-MODEL_CONFIG = {"arch": "SimpleNN", "sizes": [784, 128, 64, 10], "activation": "relu"}
+MODEL_CONFIGS = {  # what a checkpoint says its network is; "arch" names the class
+    Arch.MLP: {"arch": "SimpleNN", "sizes": [784, 128, 64, 10], "activation": "relu"},
+    Arch.CNN: {
+        "arch": "SmallCNN",
+        "conv": [[1, 16, 5], [16, 32, 5]],
+        "sizes": [1568, 128, 10],
+        "activation": "relu",
+    },
+}
+SHAPES = {Arch.MLP: "SimpleNN (784-128-64-10)", Arch.CNN: "SmallCNN (conv 16-32, 1568-128-10)"}
 
 
 @dataclass(frozen=True)
 class LoadedModel:
     """A checkpoint's model with what it was trained with; ``normalization`` is None for a bare state_dict."""
 
-    net: SimpleNN
+    net: nn.Module
     normalization: Normalization | None
     metrics: dict
     recipe: str
     raw: dict
+    arch: Arch = Arch.MLP
 
 
 def save_checkpoint(
     path: str | os.PathLike[str],
-    net: SimpleNN,
+    net: nn.Module,
     normalization: Normalization,
     *,
     recipe: str,
@@ -44,7 +56,7 @@ def save_checkpoint(
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_config": MODEL_CONFIG,
+        "model_config": MODEL_CONFIGS[arch_of(net)],
         "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
         "normalization": {"mean": normalization.mean, "std": normalization.std},
         "recipe": recipe,
@@ -91,16 +103,26 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             metrics, recipe = dict(obj.get("metrics", {})), str(obj.get("recipe", "unknown"))
         except (KeyError, TypeError, ValueError, UsageError) as exc:
             raise CheckpointError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from exc
+        arch = _arch(obj.get("model_config"), path)
     elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        state_dict, normalization, metrics, recipe = obj, None, {}, "external"
+        state_dict, normalization, metrics, recipe, arch = obj, None, {}, "external", Arch.MLP
     else:
         raise CheckpointError(f"{path} is neither an edgedigits checkpoint nor a SimpleNN state_dict")
-    net = SimpleNN()
+    net = NETS[arch]()
     try:
         net.load_state_dict(state_dict)
     except (RuntimeError, TypeError, AttributeError) as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit SimpleNN (784-128-64-10): {first_line(exc)}"
-        ) from exc
+        raise CheckpointError(f"{path}: weights do not fit {SHAPES[arch]}: {first_line(exc)}") from exc
     net.eval()
-    return LoadedModel(net=net, normalization=normalization, metrics=metrics, recipe=recipe, raw=obj)
+    return LoadedModel(
+        net=net, normalization=normalization, metrics=metrics, recipe=recipe, raw=obj, arch=arch
+    )
+
+
+def _arch(config: object, path: str | os.PathLike[str]) -> Arch:
+    """The network a checkpoint's ``model_config`` names."""
+    name = config.get("arch") if isinstance(config, dict) else None
+    for arch, known in MODEL_CONFIGS.items():
+        if name == known["arch"]:
+            return arch
+    raise CheckpointError(f"{path}: unknown network {name!r} (this edgedigits trains SimpleNN and SmallCNN)")

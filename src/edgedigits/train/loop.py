@@ -20,7 +20,7 @@ from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.core.files import write_json_atomic
 from edgedigits.train.checkpoint import LoadedModel, load_model, save_checkpoint
 from edgedigits.train.distributed import Group, check_shards, join, leave
-from edgedigits.train.model import Normalization, SimpleNN
+from edgedigits.train.model import Normalization, build_net
 from edgedigits.train.progress import Progress
 from edgedigits.train.recipes import Augment, Recipe, TrainConfig
 from edgedigits.train.teacher import (
@@ -344,10 +344,11 @@ def _train(run: _Run, on_epoch: Callable[[dict], None] | None) -> TrainResult:
 def _student(
     run: _Run, data: _Material, teacher: Teacher | None, gen: torch.Generator, aug_gen: torch.Generator
 ) -> _Phase:
-    """The tutorial MLP, its optimizer and its loss: cross-entropy on the digits or, with a teacher, its
-    soft targets; under outlier exposure, plus the flat-softmax loss of non-digits drawn into each batch."""
+    """The network (the tutorial MLP, or ``--arch cnn``), its optimizer and its loss: cross-entropy on the
+    digits or, with a teacher, its soft targets; under outlier exposure, plus the flat-softmax loss of
+    non-digits drawn into each batch."""
     recipe, device, norm = run.recipe, run.device, run.norm
-    net = SimpleNN().to(device)
+    net = build_net(run.config.arch).to(device)
     model = _wrap(net, device, run.group)
     batches = _Batches(len(data.train_x), recipe.batch_size, run.group)
     opt, sched = _make_optimizer(net, recipe, batches.steps() * recipe.epochs)
@@ -528,7 +529,12 @@ def _material(run: _Run) -> _Material:
     from edgedigits.train.outliers import outlier_material
 
     made = outlier_material(
-        train_split.images, test_split.images, config.seed, bank=out.bank, renderings=out.renderings
+        train_split.images,
+        test_split.images,
+        config.seed,
+        bank=out.bank,
+        renderings=out.renderings,
+        hand_drawn=out.hand_drawn,
     )
     images = np.concatenate([train_split.images, made.renderings])
     labels = np.concatenate([train_split.labels, train_split.labels[made.picked]]).astype(np.int64)
@@ -556,6 +562,7 @@ def _metrics(run: _Run, history: list[dict]) -> dict:
         "epochs": history[-1]["epoch"],
         "train_seconds": history[-1]["seconds"],
         "recipe": recipe.name,
+        "arch": config.arch.value,
         "device": str(run.device),
         "seed": config.seed,
         "batch_size": recipe.batch_size,
@@ -579,6 +586,8 @@ def _load_resume(config: TrainConfig) -> _Resume:
     state = loaded.raw.get("train_state")
     if state is None:
         raise CheckpointError(f"{config.resume} has no training state to resume from (a bare state_dict?)")
+    if loaded.arch != config.arch:
+        raise UsageError(f"--resume checkpoint holds the {loaded.arch} network; pass --arch {loaded.arch}")
     if loaded.recipe != config.resolved.name:
         raise UsageError(
             f"--resume checkpoint was trained with recipe {loaded.recipe!r}, "

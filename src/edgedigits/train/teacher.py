@@ -1,4 +1,4 @@
-"""Distillation: a small CNN teacher, never exported, whose soft targets train the tutorial MLP.
+"""Distillation: a small CNN teacher, never exported, whose soft targets train the student.
 
 The teacher sees the same augmented batch as the student, so its targets match what the student is
 shown ("function matching"); its checkpoint is a normal weights-only file that ``--teacher`` reuses.
@@ -12,33 +12,17 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from edgedigits.core.errors import CheckpointError, first_line
 from edgedigits.core.files import sha256_file, write_with_atomic
 from edgedigits.train.checkpoint import read_checkpoint
+from edgedigits.train.model import SmallCNN
 
 TEACHER_NAME = "teacher_cnn.pt"
 TEACHER_FORMAT = "edgedigits-teacher"
 
 
-class TeacherCNN(nn.Module):
-    """Two 5x5 convolutions with pooling, then 128 hidden units. Kept narrow (16 and 32 channels): the
-    student runs it forward on every batch, so its cost, not its last tenth of a point, sets the
-    recipe's time (32/64 channels cost 4x as much per batch for about +0.1 point of teacher)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
-        self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
-        self.fc1 = nn.Linear(32 * 7 * 7, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(-1, 1, 28, 28)  # [N, 784], [N, 28, 28] or [N, 1, 28, 28]
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+TeacherCNN = SmallCNN  # the teacher is the small CNN that ``train --arch cnn`` also trains
 
 
 def distill_loss(
