@@ -104,16 +104,19 @@ export function inkMask(gray, polarity, seg) {
   const { width: w, height: h } = gray;
   let paper = gray.data;
   if (resolvePolarity(gray, polarity) === 'light-on-dark') paper = paper.map((v) => 255 - v);
-  if (seg.blur_ksize) paper = gaussianBlur(paper, w, h, seg.blur_ksize);
+  if (seg.blur_ksize && seg.blur_ksize !== 3) throw new Error(`blur_ksize must be 0 or 3 here, got ${seg.blur_ksize}`);
+  if (seg.blur_ksize) paper = blur3(paper, w, h);
   const block = Math.max(3, Math.trunc(Math.min(w, h) * seg.block_frac) | 1);
-  // convertScaleAbs: float32 product, rounded half to even
-  const alpha = Math.fround(1 - seg.threshold_ratio);
-  const below = new Uint8Array(256);
-  for (let v = 0; v < 256; v++) below[v] = Math.min(255, roundEven(Math.fround(v * alpha)));
-  // cv2.blur with BORDER_REPLICATE by running sums: colSum holds the window's rows per column, padded
-  // with the border columns' sums; the block is odd, so the mean (rounded) never ties
   const a = block >> 1;
   const area = block * block;
+  // ink: darker than convertScaleAbs(mean, 1 - threshold_ratio) (a float32 product, rounded half to even)
+  // of the block's mean (rounded; the block is odd, so it never ties); as the least window sum that
+  // makes each grey level ink
+  const alpha = Math.fround(1 - seg.threshold_ratio);
+  const least = new Int32Array(256).fill(255 * area + 1);
+  for (let mean = 255; mean >= 0; mean--) least.fill(Math.ceil((mean - 0.5) * area), 0, roundEven(Math.fround(mean * alpha)));
+  // cv2.blur with BORDER_REPLICATE by running sums: colSum holds the window's rows per column, padded
+  // with the border columns' sums
   const colSum = new Int32Array(w + 2 * a + 1);  // one spare slot: the sum slides past the last column
   const rowAt = (/** @type {number} */ y) => Math.min(h - 1, Math.max(0, y)) * w;
   for (let dy = -a; dy <= a; dy++) {
@@ -127,7 +130,7 @@ export function inkMask(gray, polarity, seg) {
     let s = 0;
     for (let i = 0; i < block; i++) s += colSum[i];
     for (let x = 0, i = y * w; x < w; x++, i++) {
-      if (paper[i] < below[Math.round(s / area)]) mask[i] = 255;
+      if (s >= least[paper[i]]) mask[i] = 255;
       s += colSum[x + block] - colSum[x];
     }
     const add = rowAt(y + a + 1);
@@ -139,44 +142,25 @@ export function inkMask(gray, polarity, seg) {
   return { data: opened, width: w, height: h };
 }
 
-// OpenCV's GaussianBlur kernels for sigma 0, as integer weights summing to 2^shift: its bit-exact
-// 8-bit path sums them exactly and rounds once, half up
-/** @type {Record<number, [number[], number]>} */
-const GAUSSIAN = { 1: [[1], 0], 3: [[1, 2, 1], 2], 5: [[1, 4, 6, 4, 1], 4], 7: [[2, 7, 14, 18, 14, 7, 2], 6] };
-
 /**
- * cv2.GaussianBlur(src, (k, k), 0) with BORDER_REFLECT_101.
+ * cv2.GaussianBlur(src, (3, 3), 0): the kernel [1, 2, 1] / 4 both ways, BORDER_REFLECT_101, and (its
+ * bit-exact 8-bit path) the exact sum rounded once, half up.
  * @param {Uint8Array} src
  * @param {number} w
  * @param {number} h
- * @param {number} k
  */
-function gaussianBlur(src, w, h, k) {
-  if (!GAUSSIAN[k]) throw new Error(`blur_ksize ${k} is not supported in the browser (0, 1, 3, 5 or 7)`);
-  const [weights, shift] = GAUSSIAN[k];
-  const r = k >> 1;
-  /** @param {number} i @param {number} n */
-  const reflect = (i, n) => (i < 0 ? -i : i >= n ? 2 * n - 2 - i : i);
-  const cols = Int32Array.from({ length: w + 2 * r }, (_, i) => reflect(i - r, w));
-  const across = new Int32Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let t = 0; t < k; t++) s += weights[t] * src[row + cols[x + t]];
-      across[row + x] = s;
-    }
+function blur3(src, w, h) {
+  const across = new Uint16Array(w * h);
+  for (let y = 0, row = 0; y < h; y++, row += w) {
+    across[row] = 2 * (src[row] + src[row + 1]);
+    for (let x = 1; x < w - 1; x++) across[row + x] = src[row + x - 1] + 2 * src[row + x] + src[row + x + 1];
+    across[row + w - 1] = 2 * (src[row + w - 2] + src[row + w - 1]);
   }
   const out = new Uint8Array(w * h);
-  const round = 1 << (2 * shift) >> 1;
-  const rows = new Int32Array(k);
-  for (let y = 0; y < h; y++) {
-    for (let t = 0; t < k; t++) rows[t] = reflect(y + t - r, h) * w;
-    for (let x = 0; x < w; x++) {
-      let s = round;
-      for (let t = 0; t < k; t++) s += weights[t] * across[rows[t] + x];
-      out[y * w + x] = s >> (2 * shift);
-    }
+  for (let y = 0, row = 0; y < h; y++, row += w) {
+    const up = (y ? y - 1 : 1) * w;
+    const down = (y < h - 1 ? y + 1 : h - 2) * w;
+    for (let x = 0; x < w; x++) out[row + x] = (across[up + x] + 2 * across[row + x] + across[down + x] + 8) >> 4;
   }
   return out;
 }
@@ -192,24 +176,38 @@ function gaussianBlur(src, w, h, k) {
  * @param {boolean} erode
  */
 function morph(src, w, h, kw, kh, erode) {
-  const hit = erode ? 0 : 255;  // one pixel of this value in the window decides
-  const across = new Uint8Array(w * h).fill(255 - hit);
-  const ax = kw >> 1;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0, i = y * w; x < w; x++, i++) {
-      const lo = Math.max(0, x - ax) - x;
-      const hi = Math.min(w - 1, x + kw - 1 - ax) - x;
-      for (let d = lo; d <= hi; d++) if (src[i + d] === hit) { across[i] = hit; break; }
+  return combine(combine(src, w, h, kw, 1, erode), w, h, kh, w, erode);
+}
+
+/**
+ * The AND (`erode`) or OR of each pixel's line neighbours at offsets -(k>>1) .. k-1-(k>>1), along x
+ * (`step` 1) or y (`step` w): one tight loop per offset.
+ * @param {Uint8Array} src
+ * @param {number} w
+ * @param {number} h
+ * @param {number} k
+ * @param {number} step
+ * @param {boolean} erode
+ */
+function combine(src, w, h, k, step, erode) {
+  const out = src.slice();
+  for (let d = -(k >> 1); d < k - (k >> 1); d++) {
+    if (!d) continue;
+    if (step === 1) {
+      const [lo, hi] = [Math.max(0, -d), Math.min(w, w - d)];
+      for (let row = 0; row < w * h; row += w) {
+        if (erode) for (let i = row + lo; i < row + hi; i++) out[i] &= src[i + d];
+        else for (let i = row + lo; i < row + hi; i++) out[i] |= src[i + d];
+      }
+      continue;
     }
-  }
-  const out = new Uint8Array(w * h).fill(255 - hit);
-  const ay = kh >> 1;
-  for (let y = 0; y < h; y++) {
-    const lo = Math.max(0, y - ay);
-    const hi = Math.min(h - 1, y + kh - 1 - ay);
-    for (let x = 0; x < w; x++) {
-      for (let r = lo; r <= hi; r++) if (across[r * w + x] === hit) { out[y * w + x] = hit; break; }
-    }
+    // rows whose length is a multiple of 4 go four pixels at a time
+    const words = w % 4 === 0 && src.byteOffset % 4 === 0 ? 4 : 1;
+    const a = words === 4 ? new Uint32Array(out.buffer) : out;
+    const b = words === 4 ? new Uint32Array(src.buffer, src.byteOffset, src.length / 4) : src;
+    const [lo, hi, o] = [(Math.max(0, -d) * w) / words, (Math.min(h, h - d) * w) / words, (d * w) / words];
+    if (erode) for (let i = lo; i < hi; i++) a[i] &= b[i + o];
+    else for (let i = lo; i < hi; i++) a[i] |= b[i + o];
   }
   return out;
 }
