@@ -101,6 +101,18 @@ test('removeRules takes a vertical margin line out too, and leaves a rule-free m
   assert.deepEqual(removeRules(digit, SEG).data, digit.data);
 });
 
+test('removeRules follows a tilted rule that thresholded into dashes', () => {
+  const mask = plane(400, 300);
+  for (let x = 0; x < 400; x++) if (x % 10 < 7) rect(mask, x, 150 + Math.floor(x / 80), 1, 2);  // 1 px down every 80
+  const digit = ring(plane(400, 300), 200, 130, 20, 34, 3);
+  for (let i = 0; i < mask.data.length; i++) mask.data[i] |= digit.data[i];
+  const clean = removeRules(mask, SEG);
+  for (let i = 0; i < digit.data.length; i++) if (digit.data[i]) assert.equal(clean.data[i], 255);
+  // all of the rule goes but a sliver of its last dash at the frame's end, as in Python
+  assert.equal(inkIn(clean, 0, 0, 400, 300) - inkIn(digit, 0, 0, 400, 300), 2);
+  assert.equal(inkIn(clean, 396, 154, 1, 2), 2);
+});
+
 test('removeRules leaves a short line (a digit-sized stroke) alone', () => {
   const mask = rect(plane(320, 240), 100, 100, 30, 3);  // under rule_anchor_frac of the frame
   assert.deepEqual(removeRules(mask, SEG).data, mask.data);
@@ -168,4 +180,8 @@ test('findBlobs joins a fragment to the digit it sits on, never two digits', () 
   // two digits in a column, each digit-sized, stay two
   const column = seven(seven(plane(200, 150), 60, 20, 12, 30), 60, 55, 12, 30);
   assert.deepEqual(sorted(findBlobs(column, SEG).boxes), [[60, 20, 12, 30], [60, 55, 12, 30]]);
+  // a fragment as near to the digit above as to the one below joins the first in OpenCV's contour
+  // order (the piece starting last in raster order), as in Python: the lower one
+  const between = rect(seven(seven(plane(200, 150), 60, 20, 12, 30), 60, 57, 12, 30), 60, 52, 12, 3);
+  assert.deepEqual(sorted(findBlobs(between, SEG).boxes), [[60, 20, 12, 30], [60, 52, 12, 35]]);
 });
