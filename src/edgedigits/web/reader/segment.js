@@ -246,17 +246,17 @@ export function removeRules(mask, seg) {
 function halfAny(src, w, h, horizontal) {
   const hw = Math.max(1, w >> 1);
   const hh = Math.max(1, h >> 1);
-  const data = new Uint8Array(hw * hh);
-  for (let y = 0; y < hh; y++) {
-    const r0 = 2 * y * w;
-    const r1 = Math.min(2 * y + 1, h - 1) * w;
-    for (let x = 0; x < hw; x++) {
-      const c0 = 2 * x;
-      const c1 = Math.min(c0 + 1, w - 1);
-      if (src[r0 + c0] | src[r0 + c1] | src[r1 + c0] | src[r1 + c1]) data[horizontal ? y * hw + x : x * hh + y] = 255;
+  const data = new Uint8Array(hw * hh);  // a frame 1 px wide or high has no 2x2 block, nor rules
+  for (let y = 0; y < h >> 1; y++) {
+    const [r0, r1, row] = [2 * y * w, (2 * y + 1) * w, y * hw];
+    for (let x = 0, c = 0; x < w >> 1; x++, c += 2) {
+      if (src[r0 + c] | src[r0 + c + 1] | src[r1 + c] | src[r1 + c + 1]) data[row + x] = 255;
     }
   }
-  return horizontal ? { data, width: hw, height: hh } : { data, width: hh, height: hw };
+  if (horizontal) return { data, width: hw, height: hh };
+  const transposed = new Uint8Array(hw * hh);
+  for (let y = 0; y < hh; y++) for (let x = 0; x < hw; x++) transposed[x * hh + y] = data[y * hw + x];
+  return { data: transposed, width: hh, height: hw };
 }
 
 /**
@@ -291,18 +291,17 @@ function rulePixels(small, mask, vw, vh, xs, ys, seg) {
   const dense = new Uint8Array(run + 1);
   for (let c = 0; c <= run; c++) dense[c] = +(Math.floor((255 * c) / run + 0.5) >= 255 * seg.rule_density);
   const band = new Uint8Array(sw * sh);
-  const before = run >> 1;
-  const inked = new Int32Array(sw + 1);
-  for (let y = 0; y < sh; y++) {
-    const row = y * sw;
-    for (let x = 0; x < sw; x++) inked[x + 1] = inked[x] + (thick[row + x] ? 1 : 0);
+  const before = run >> 1;  // the window of x: x - before .. x + run - 1 - before
+  const padded = new Uint8Array(sw + run);  // a row of thick as 0/1, its border columns replicated
+  for (let y = 0, row = 0; y < sh; y++, row += sw) {
+    padded.fill(thick[row] & 1, 0, before);
+    for (let x = 0; x < sw; x++) padded[before + x] = thick[row + x] & 1;
+    padded.fill(thick[row + sw - 1] & 1, before + sw);
+    let c = 0;
+    for (let i = 0; i < run; i++) c += padded[i];
     for (let x = 0; x < sw; x++) {
-      const lo = x - before;
-      const hi = lo + run - 1;
-      let c = inked[Math.min(hi, sw - 1) + 1] - inked[Math.max(lo, 0)];
-      if (lo < 0 && thick[row]) c -= lo;  // the replicated border column
-      if (hi >= sw && thick[row + sw - 1]) c += hi - sw + 1;
       if (dense[c]) band[row + x] = 255;
+      c += padded[x + run] - padded[x];
     }
   }
   const p = outerPieces(band, sw, sh);
@@ -594,6 +593,12 @@ function closeAcross(clean, found, vw, vh, xs, ys) {
     // kept(y) reads the cut within k rows of y; y0..y1 clip only at the view's border
     const y0 = Math.max(0, top[i] - k);
     const y1 = Math.min(vh - 1, bottom[i] + k);
+    let crossed = false;  // most of a rule crosses nothing: its pixels there simply go
+    for (let y = y0; y <= y1 && !crossed; y++) crossed = clean[x * xs + y * ys] > 0 && !rule[y * vw + x];
+    if (!crossed) {
+      for (let y = top[i]; y <= bottom[i]; y++) if (rule[y * vw + x]) out[x * xs + y * ys] = 0;
+      continue;
+    }
     for (let y = y0; y <= y1; y++) {
       const cut = clean[x * xs + y * ys] && !rule[y * vw + x] ? 1 : 0;
       cuts[y - y0 + 1] = cuts[y - y0] + cut;
@@ -781,9 +786,15 @@ function outerPieces(data, w, h) {
   /** @type {number[]} */ const rx0 = [];
   /** @type {number[]} */ const rx1 = [];
   const rows = new Int32Array(h + 1);
+  // rows whose length is a multiple of 4 skip paper four pixels at a time
+  const words = w % 4 === 0 && data.byteOffset % 4 === 0 ? new Uint32Array(data.buffer, data.byteOffset, (w * h) / 4) : null;
   for (let y = 0; y < h; y++) {
     const row = y * w;
     for (let x = 0; x < w; x++) {
+      if (words && !(x & 3) && !words[(row + x) >> 2]) {
+        x += 3;
+        continue;
+      }
       if (!data[row + x]) continue;
       const x0 = x;
       while (x < w && data[row + x]) x++;
@@ -898,15 +909,32 @@ function outerPieces(data, w, h) {
 }
 
 /**
- * The lower median of the first `m` values of `buf` (sorted in place), as _row_medians: NaN under `least`.
+ * The lower median of the first `m` values of `buf` (reordered in place: quickselect), as _row_medians:
+ * NaN under `least`.
  * @param {Float64Array} buf
  * @param {number} m
  * @param {number} least
  */
 function lowerMedian(buf, m, least) {
   if (m < least || m === 0) return NaN;
-  const values = buf.subarray(0, m).sort();
-  return values[(m - 1) >> 1];
+  const k = (m - 1) >> 1;
+  for (let lo = 0, hi = m - 1; lo < hi; ) {
+    const pivot = buf[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (buf[i] < pivot) i++;
+      while (buf[j] > pivot) j--;
+      if (i > j) break;
+      const swap = buf[i];
+      buf[i++] = buf[j];
+      buf[j--] = swap;
+    }
+    if (k <= j) hi = j;  // between j and i: all equal to the pivot
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return buf[k];
 }
 
 /** np.round: halves to the even neighbour. @param {number} v */
