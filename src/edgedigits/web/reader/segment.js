@@ -8,7 +8,7 @@
 /** @typedef {'dark-on-light' | 'light-on-dark'} Polarity */
 /**
  * @typedef {object} SegmentParams  contract.reader.segment: SegmentParams' fields and segment.py's constants
- * @property {number} blur_ksize  0 (off), 1, 3, 5 or 7
+ * @property {number} blur_ksize  0 (off) or 3: the browser blurs with OpenCV's 3x3 kernel only
  * @property {number} block_frac
  * @property {number} threshold_ratio
  * @property {number} open_ksize
@@ -109,9 +109,9 @@ export function inkMask(gray, polarity, seg) {
   const block = Math.max(3, Math.trunc(Math.min(w, h) * seg.block_frac) | 1);
   const a = block >> 1;
   const area = block * block;
-  // ink: darker than convertScaleAbs(mean, 1 - threshold_ratio) (a float32 product, rounded half to even)
-  // of the block's mean (rounded; the block is odd, so it never ties); as the least window sum that
-  // makes each grey level ink
+  // a pixel is ink when darker than convertScaleAbs(mean, 1 - threshold_ratio) (a float32 product,
+  // rounded half to even) of its block's mean (rounded: the block is odd, so it never ties); `least`:
+  // for each grey level, the least block sum that makes it ink
   const alpha = Math.fround(1 - seg.threshold_ratio);
   const least = new Int32Array(256).fill(255 * area + 1);
   for (let mean = 255; mean >= 0; mean--) least.fill(Math.ceil((mean - 0.5) * area), 0, roundEven(Math.fround(mean * alpha)));
@@ -263,7 +263,6 @@ function halfAny(src, w, h, horizontal) {
  * @typedef {object} Rules  the rule pixels of a view, as _rule_pixels returns them
  * @property {Uint8Array} rule  view layout (row-major in view coordinates), 255 on the rules' ink
  * @property {number} half  the largest half thickness taken around a rule's centre line
- * @property {number} n  rules
  * @property {Int32Array} top  [rule, column]: the rows painted, top..bottom (top > bottom: none)
  * @property {Int32Array} bottom
  */
@@ -402,7 +401,7 @@ function rulePixels(small, mask, vw, vh, xs, ys, seg) {
       }
     }
   }
-  return { rule, half: largest, n: nr, top: tops, bottom: bottoms };
+  return { rule, half: largest, top: tops, bottom: bottoms };
 }
 
 /**
