@@ -1,7 +1,8 @@
 """The browser segmenter (src/edgedigits/web/reader/segment.js) against runtime/segment.py, on generated
-pages of the tune and the held-out style: tools/web_cases.py writes the Python masks and boxes, and
-tests/web/parity_segment.mjs runs the JS port on the same frames. segment.js repeats OpenCV's borders,
-anchors and rounding, so the masks should be Python's; a box counts as found at IoU >= 0.9."""
+pages of the tune and the held-out style, and on the tune pages cropped to odd sizes: tools/web_cases.py
+writes the Python masks and boxes, and tests/web/parity_segment.mjs runs the JS port on the same frames.
+segment.js repeats OpenCV's borders, anchors and rounding, so the masks should be Python's; a box counts
+as found at IoU >= 0.9."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import importlib.util
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -33,11 +35,46 @@ def _node(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["node", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module", params=["tune", "heldout"])
-def parity(request, tmp_path_factory, data_dir) -> dict:
-    out = tmp_path_factory.mktemp(f"web_segment_{request.param}")
-    _web_cases().write_cases(out, KINDS, 2, request.param)
-    run = _node("tests/web/parity_segment.mjs", str(out))
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory, data_dir) -> dict:
+    """Generated pages of each style, each style in a folder of its own."""
+    folders = {}
+    for style in ("tune", "heldout"):
+        folders[style] = tmp_path_factory.mktemp(f"web_segment_{style}")
+        _web_cases().write_cases(folders[style], KINDS, 2, style)
+    return folders
+
+
+def _odd_sized(pages: Path, out: Path) -> Path:
+    """The pages cropped to odd widths and heights (the frame a reader crops or scales may be any size),
+    where the half-resolution mask of the rule finder averages fractional areas; Python's results on
+    them, as web_cases.py writes its cases."""
+    from edgedigits.runtime.recognizer import DigitRecognizer
+    from edgedigits.runtime.segment import find_blobs, ink_mask, remove_rules
+
+    reader = DigitRecognizer()
+    names = json.loads((pages / "cases.json").read_text())
+    for i, name in enumerate(names):
+        gray = cv2.imread(str(pages / f"{name}.pgm"), cv2.IMREAD_GRAYSCALE)
+        cut_w, cut_h = [(1, 1), (3, 0), (0, 3)][i % 3]
+        gray = np.ascontiguousarray(gray[: gray.shape[0] - cut_h, : gray.shape[1] - cut_w])
+        mask = ink_mask(gray, reader.polarity, reader.segment)
+        clean, _ = remove_rules(mask, reader.segment)
+        blobs = find_blobs(clean, reader.segment)
+        for suffix, plane in ((".pgm", gray), (".mask.pgm", mask), (".clean.pgm", clean)):
+            cv2.imwrite(str(out / f"{name}{suffix}"), plane)
+        (out / f"{name}.crops.f32").write_bytes(b"")
+        record = {"boxes": blobs.boxes.tolist(), "cut": blobs.cut.tolist()}
+        (out / f"{name}.json").write_text(json.dumps(record))
+    shutil.copy(pages / "cases.json", out / "cases.json")
+    shutil.copy(pages / "contract.json", out / "contract.json")
+    return out
+
+
+@pytest.fixture(scope="module", params=["tune", "heldout", "odd-sized"])
+def parity(request, pages, tmp_path_factory) -> dict:
+    folder = pages.get(request.param) or _odd_sized(pages["tune"], tmp_path_factory.mktemp("web_segment_odd"))
+    run = _node("tests/web/parity_segment.mjs", str(folder))
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 

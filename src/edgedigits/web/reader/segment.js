@@ -235,7 +235,9 @@ export function removeRules(mask, seg) {
 }
 
 /**
- * The mask at half resolution, as cv2.resize(INTER_AREA) then > 0: a 2x2 block with any ink is ink.
+ * The mask at half resolution, as cv2.resize(INTER_AREA) to the floor-half size, then > 0. Even sizes
+ * halve exactly: a 2x2 block with any ink is ink. Otherwise each target pixel averages the source area
+ * it covers, with OpenCV's weights (areaWeights), and is ink when that rounds above 0.
  * In the view's layout: transposed for vertical rules.
  * @param {Uint8Array} src
  * @param {number} w
@@ -246,17 +248,64 @@ export function removeRules(mask, seg) {
 function halfAny(src, w, h, horizontal) {
   const hw = Math.max(1, w >> 1);
   const hh = Math.max(1, h >> 1);
-  const data = new Uint8Array(hw * hh);  // a frame 1 px wide or high has no 2x2 block, nor rules
-  for (let y = 0; y < h >> 1; y++) {
-    const [r0, r1, row] = [2 * y * w, (2 * y + 1) * w, y * hw];
-    for (let x = 0, c = 0; x < w >> 1; x++, c += 2) {
-      if (src[r0 + c] | src[r0 + c + 1] | src[r1 + c] | src[r1 + c + 1]) data[row + x] = 255;
+  const data = new Uint8Array(hw * hh);
+  if (w % 2 === 0 && h % 2 === 0) {
+    for (let y = 0; y < hh; y++) {
+      const [r0, r1, row] = [2 * y * w, (2 * y + 1) * w, y * hw];
+      for (let x = 0, c = 0; x < hw; x++, c += 2) {
+        if (src[r0 + c] | src[r0 + c + 1] | src[r1 + c] | src[r1 + c + 1]) data[row + x] = 255;
+      }
+    }
+  } else {
+    // in float32, in OpenCV's order: a lone ink pixel with a small share can add up to 0.5 exactly,
+    // which rounds to 0
+    const across = areaWeights(w, hw);
+    const down = areaWeights(h, hh);
+    const sum = new Float32Array(hw);
+    for (let y = 0; y < hh; y++) {
+      sum.fill(0);
+      for (let t = down.start[y]; t < down.start[y + 1]; t++) {
+        const row = down.source[t] * w;
+        for (let x = 0; x < hw; x++) {
+          let v = 0;
+          for (let u = across.start[x]; u < across.start[x + 1]; u++) {
+            if (src[row + across.source[u]]) v = Math.fround(v + Math.fround(255 * across.weight[u]));
+          }
+          sum[x] += Math.fround(down.weight[t] * v);
+        }
+      }
+      for (let x = 0; x < hw; x++) if (sum[x] > 0.5) data[y * hw + x] = 255;
     }
   }
   if (horizontal) return { data, width: hw, height: hh };
   const transposed = new Uint8Array(hw * hh);
   for (let y = 0; y < hh; y++) for (let x = 0; x < hw; x++) transposed[x * hh + y] = data[y * hw + x];
   return { data: transposed, width: hh, height: hw };
+}
+
+/**
+ * INTER_AREA's weights along one axis (OpenCV's computeResizeAreaTab): target index d averages the
+ * source pixels source[start[d]] .. source[start[d+1]-1], weighted by the share of each it covers (a
+ * share under 1e-3 is left out).
+ * @param {number} size
+ * @param {number} target
+ */
+function areaWeights(size, target) {
+  const scale = 1 / (target / size);
+  /** @type {number[]} */ const source = [];
+  /** @type {number[]} */ const weight = [];
+  const start = new Int32Array(target + 1);
+  for (let d = 0; d < target; d++) {
+    const [f1, f2] = [d * scale, (d + 1) * scale];
+    const cell = Math.min(scale, size - f1);
+    const s2 = Math.min(Math.floor(f2), size - 1);
+    const s1 = Math.min(Math.ceil(f1), s2);
+    if (s1 - f1 > 1e-3) source.push(s1 - 1), weight.push(Math.fround((s1 - f1) / cell));
+    for (let s = s1; s < s2; s++) source.push(s), weight.push(Math.fround(1 / cell));
+    if (f2 - s2 > 1e-3) source.push(s2), weight.push(Math.fround(Math.min(f2 - s2, 1, cell) / cell));
+    start[d + 1] = source.length;
+  }
+  return { source, weight, start };
 }
 
 /**
