@@ -50,7 +50,6 @@ def _odd_sized(pages: Path, out: Path) -> Path:
     where the half-resolution mask of the rule finder averages fractional areas; Python's results on
     them, as web_cases.py writes its cases."""
     from edgedigits.runtime.recognizer import DigitRecognizer
-    from edgedigits.runtime.segment import find_blobs, ink_mask, remove_rules
 
     reader = DigitRecognizer()
     names = json.loads((pages / "cases.json").read_text())
@@ -58,14 +57,7 @@ def _odd_sized(pages: Path, out: Path) -> Path:
         gray = cv2.imread(str(pages / f"{name}.pgm"), cv2.IMREAD_GRAYSCALE)
         cut_w, cut_h = [(1, 1), (3, 0), (0, 3)][i % 3]
         gray = np.ascontiguousarray(gray[: gray.shape[0] - cut_h, : gray.shape[1] - cut_w])
-        mask = ink_mask(gray, reader.polarity, reader.segment)
-        clean, _ = remove_rules(mask, reader.segment)
-        blobs = find_blobs(clean, reader.segment)
-        for suffix, plane in ((".pgm", gray), (".mask.pgm", mask), (".clean.pgm", clean)):
-            cv2.imwrite(str(out / f"{name}{suffix}"), plane)
-        (out / f"{name}.crops.f32").write_bytes(b"")
-        record = {"boxes": blobs.boxes.tolist(), "cut": blobs.cut.tolist()}
-        (out / f"{name}.json").write_text(json.dumps(record))
+        _web_cases().write_case(out, name, gray, reader)
     shutil.copy(pages / "cases.json", out / "cases.json")
     shutil.copy(pages / "contract.json", out / "contract.json")
     return out
