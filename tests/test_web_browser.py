@@ -225,3 +225,37 @@ def test_it_reads_offline_after_the_first_visit(site, camera_page, tmp_path):
         assert not _uncaught(driver)
     finally:
         driver.quit()
+
+
+def test_the_page_is_an_installable_app_that_caches_every_file(site, browser):
+    root, url = site
+    _open(browser, url + "?proof")
+    _poll(browser, "return navigator.serviceWorker.controller !== null")
+    assert browser.execute_cdp_cmd("Page.getInstallabilityErrors", {}) == {"installabilityErrors": []}
+    cached = browser.execute_async_script(
+        "const done = arguments[0];"
+        "caches.keys().then(async (keys) => done(await Promise.all(keys.map(async (k) =>"
+        " [k, (await (await caches.open(k)).keys()).map((r) => new URL(r.url).pathname)]))));"
+    )
+    precache = json.loads((root / "precache.json").read_text())
+    assert [name for name, _ in cached] == [f"edgedigits-{precache['version']}"]
+    assert sorted(cached[0][1]) == sorted("/" + f.removeprefix("./") for f in precache["files"])
+
+
+def test_a_photo_picked_by_the_user_is_read(site, browser):
+    from selenium.webdriver.common.by import By
+
+    root, url = site
+    _open(browser, url + "?proof&nosw")
+    photo = root / "frames" / "notebook-0.png"
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    result = _poll(
+        browser, "const r = window.edgedigits.lastResult; return r && r.source === 'notebook-0.png' && r;"
+    )
+    python = DigitRecognizer().recognize(cv2.imread(str(photo))).to_json()
+    assert [ln["text"] for ln in result["lines"]] == [ln["text"] for ln in python["lines"]]
+    assert all("votes" not in ln for ln in result["lines"])  # a still is not voted over frames
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('#numbers li')].map((li) => li.textContent)"
+    )
+    assert shown == [ln["text"] for ln in python["lines"]]
