@@ -53,15 +53,17 @@ def _latencies(predict, image: np.ndarray, runs: int) -> list[float]:
 
 
 def _timed(
-    backend: str, artifact: str, size: int | None, predict, ref: Reference, runs: int, **extra
+    backend: str, artifact: str, size: int | None, predict, ref: Reference, runs: int, clock=None, **extra
 ) -> BenchRow:
+    """``clock``: a model that times itself where it runs (``latencies``, ``batch_seconds``), when
+    timing its calls from here would measure the way there (a browser behind WebDriver)."""
     images, labels = ref.inputs.test_images, ref.inputs.test_labels
-    lat = _latencies(predict, images[:1], runs)
+    lat = clock.latencies(images[:1], runs) if clock else _latencies(predict, images[:1], runs)
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         logits = predict(images)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock.batch_seconds() if clock else time.perf_counter() - t0)
     return BenchRow(
         backend,
         artifact,
@@ -96,13 +98,14 @@ def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
             try:
                 if missing := runtime.missing():
                     raise MissingRuntime(missing)
-                predict = runtime.open(path).predict
+                model = runtime.open(path)
                 footprint = fmt.measure_footprint(path)
             except (MissingRuntime, ArtifactError) as exc:  # not installed, or from another tool release
                 rows.append(BenchRow(name, artifact.file, size, skipped=str(exc)))
                 continue
             extra = {"flash_bytes": footprint.flash, "ram_bytes": footprint.ram} if footprint else {}
-            rows.append(_timed(name, artifact.file, size, predict, ref, runs, **extra))
+            clock = model if hasattr(model, "latencies") else None
+            rows.append(_timed(name, artifact.file, size, model.predict, ref, runs, clock, **extra))
     return rows
 
 

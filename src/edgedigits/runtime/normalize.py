@@ -20,7 +20,6 @@ from edgedigits.core.errors import UsageError
 class NormalizeParams:
     fit_px: int = 20  # MNIST's digit box inside the 28x28 field
     min_stroke_px: float = 1.8  # after scaling, thinner strokes are thickened to about MNIST's width
-    pad_frac: float = 0.0  # extra margin around the blob's box before cropping, as a fraction of its size
 
     def __post_init__(self) -> None:
         if not 4 <= self.fit_px <= IMAGE_SIZE:

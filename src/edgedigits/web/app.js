@@ -14,6 +14,8 @@ import { LabelStabilizer } from './reader/tracker.js';
  * @property {Record<string, unknown> | null} lastResult  the last frame's result (`detect --json` schema)
  * @property {Promise<void>} ready  resolves once the model is loaded (rejects when it cannot be)
  * @property {import('./reader/types.js').Predict | null} predict  the model, batched (for proof)
+ * @property {(url: string, video?: boolean) => Promise<Record<string, unknown> | null>} read  reads an
+ *   image as a still, or (`video`) as the next frame of a video, tracked and voted like the camera's
  * @property {string | null} error  the message shown when something failed
  */
 
@@ -27,7 +29,7 @@ const workCtx = /** @type {CanvasRenderingContext2D} */ (work.getContext('2d', {
 const viewCtx = /** @type {CanvasRenderingContext2D} */ (view.getContext('2d'));
 
 /** @type {PageState} */
-const state = { lastResult: null, ready: Promise.resolve(), predict: null, error: null };
+const state = { lastResult: null, ready: Promise.resolve(), predict: null, read: readImage, error: null };
 /** @type {any} */ (window).edgedigits = state;
 
 /** @param {string} text */
@@ -118,6 +120,20 @@ function list(result) {
   /** @type {HTMLButtonElement} */ ($('copy')).disabled = items.length === 0;
 }
 
+/**
+ * An image URL read as a still, or as the next frame of a video (tracked and voted, as the camera's).
+ * @param {string} url
+ * @param {boolean} [video]
+ */
+async function readImage(url, video = false) {
+  await state.ready;
+  if (!video) return readStill(url, url);
+  if (!stabilizer && contract) stabilizer = new LabelStabilizer(contract.reader.tracker, contract.reader.lines);
+  const bitmap = await createImageBitmap(await (await fetch(url)).blob());
+  await readFrame(bitmap, bitmap.width, bitmap.height, url);
+  return state.lastResult;
+}
+
 /** A still image: the URL of `?image=`, or a photo the user picked. @param {Blob | string} image @param {string} name */
 async function readStill(image, name) {
   stabilizer = null;  // a still is read as it is, without votes over frames
@@ -128,6 +144,7 @@ async function readStill(image, name) {
   } catch (err) {
     showMessage(`Could not read that image (${errorText(err)}).`);
   }
+  return state.lastResult;
 }
 
 /** @param {unknown} err */
@@ -179,7 +196,7 @@ async function startCamera() {
 function wireControls() {
   $('switch').addEventListener('click', () => {
     facing = facing === 'environment' ? 'user' : 'environment';
-    startCamera();
+    startCamera().catch((err) => showMessage(`The camera stopped (${errorText(err)}).`));
   });
   $('pause').addEventListener('click', () => {
     paused = !paused;
@@ -198,7 +215,8 @@ function wireControls() {
   });
 }
 
-async function main() {
+/** Load the contract and the model; what the page reads is started once they are in. */
+async function load() {
   wireControls();
   if ('serviceWorker' in navigator && !params.has('nosw')) {
     navigator.serviceWorker.register('sw.js').catch((err) => console.warn(`offline cache unavailable: ${errorText(err)}`));
@@ -214,10 +232,11 @@ async function main() {
     throw err;
   }
   setStatus('Ready');
-  const image = params.get('image');
-  if (image !== null) await readStill(image, image);
-  else if (!params.has('proof')) await startCamera();
 }
 
-state.ready = main();
-state.ready.catch(() => {});  // shown in the page already; `ready` still rejects for tests and tools
+state.ready = load();
+state.ready.then(() => {
+  const image = params.get('image');
+  if (image !== null) readStill(image, image);
+  else if (!params.has('proof')) startCamera().catch((err) => showMessage(`The camera stopped (${errorText(err)}).`));
+}, () => {});  // the failure is shown in the page; `ready` still rejects for tests and tools
