@@ -4,10 +4,10 @@ Exports the web target (or takes ``--models DIR`` holding ``web/``), draws ``--p
 (640x480) and forms (1280x720), held-out style by default, writes them as PNG, and serves the export,
 the pages and the tesseract.js harness (tools/web_bench, its own npm package: ``npm ci`` there first)
 from one local server to headless Chromium. For every page:
-- the browser reader: first ``index.html?image=PAGE&nosw`` in a new tab of a fresh profile (cold: the
-  page's own ``ms``, and the wall time from navigation to ``lastResult``), then, in one page, every
-  page handed to its "Read a photo" input ``--runs`` times (warm, like a camera loop: the page's ``ms``,
-  median per page; the first pass over all pages is a warm-up);
+- the browser reader: first ``index.html?image=PAGE&nosw``, a navigation per page, the first in a fresh
+  profile (cold: the page's own ``ms``, and the wall time from navigation to ``lastResult``), then, in
+  one page, every page read again ``--runs`` times by ``window.edgedigits.read`` (warm, as frames of a
+  camera are: the page's ``ms``, median per page; a first pass over all pages warms up);
 - the Python runtime: ``DigitRecognizer().recognize`` on the same decoded frame, one thread, median of
   ``--runs`` after a warm-up;
 - tesseract.js 7 (LSTM, eng best_int, digits whitelisted): its load and first call apart, then each page.
@@ -15,7 +15,7 @@ Numbers are read exactly the way tools/scenes.py counts them (``Score.add_number
 tesseract a word, with the number's text where it was written). Also the transfer size of the reader's
 first load (every response of the first navigation but the image: gzip as served, and raw).
 Usage: python tools/bench_web.py [--pages 10] [--style heldout] [--seed 0] [--runs 5] [--models DIR]
-                                 [--psm N] [--no-tesseract] [--json]
+                                 [--psm 6,11] [--no-tesseract] [--json]
 """
 
 from __future__ import annotations
@@ -164,17 +164,13 @@ const poll = () => {
 poll();
 """
 
-# hand one image to the page's "Read a photo" input, as a user picking a file does
-PHOTO = """
-const [url, name, done] = arguments;
-fetch(url).then((r) => r.blob()).then((blob) => {
-  const input = document.getElementById('photo');
-  const files = new DataTransfer();
-  files.items.add(new File([blob], name, {type: blob.type}));
-  input.files = files.files;
-  input.dispatchEvent(new Event('change'));
-  done(null);
-}, (e) => done(String(e)));
+# one image read again in the same page (``window.edgedigits.read``: a still, as ``?image=`` reads it)
+READ = """
+const [url, before, done] = arguments;
+window.edgedigits.read(url).then((result) => {
+  if (result && result.frame > before) done({result});
+  else done({error: window.edgedigits.error || 'no result'});
+}, (e) => done({error: String(e && e.message || e)}));
 """
 
 TRANSFER = """
@@ -202,7 +198,7 @@ def lines_read(result: dict) -> list[tuple[str, tuple]]:
 
 
 def browser_reader(browser, base: str, sets: dict, runs: int) -> tuple[dict, dict[str, Engine]]:
-    """First load's transfer, then every page cold (a navigation each) and warm (the photo input)."""
+    """First load's transfer, then every page cold (a navigation each) and warm (read again in one page)."""
     engines = {name: Engine(extra={"cold_ms": [], "cold_wall_ms": []}, warm=Score()) for name in sets}
     reader = f"{base}export/web/index.html?nosw&image="
     first = True
@@ -220,24 +216,23 @@ def browser_reader(browser, base: str, sets: dict, runs: int) -> tuple[dict, dic
     frame = browser.execute_script("return window.edgedigits.lastResult.frame")
     for _, urls in sets.values():  # warm-up: one pass over every page
         for url in urls:
-            frame = photo(browser, url, frame)[1]
+            frame = read_again(browser, url, frame)[1]
     for name, (pages, urls) in sets.items():
         for page, url in zip(pages, urls, strict=True):
             times = []
             for _ in range(runs):
-                result, frame = photo(browser, url, frame)
+                result, frame = read_again(browser, url, frame)
                 times.append(result["ms"])
             engines[name].ms.append(statistics.median(times))
             engines[name].warm.add_numbers(page.numbers, lines_read(result))
     return transfer, engines
 
 
-def photo(browser, url: str, frame: int) -> tuple[dict, int]:
-    error = browser.execute_async_script(PHOTO, url, url.rsplit("/", 1)[-1])
-    if error:
-        raise page_error(browser, error)
-    result, _ = wait_result(browser, frame)
-    return result, result["frame"]
+def read_again(browser, url: str, frame: int) -> tuple[dict, int]:
+    answer = browser.execute_async_script(READ, url, frame)
+    if "error" in answer:
+        raise page_error(browser, answer["error"])
+    return answer["result"], answer["result"]["frame"]
 
 
 def first_load(entries: list[dict], base: str) -> dict:
