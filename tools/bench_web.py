@@ -185,7 +185,7 @@ def page_error(browser, message: str) -> SystemExit:
     return SystemExit(f"the web page failed: {message}" + "".join(f"\n  {line}" for line in logs[-5:]))
 
 
-def wait_result(browser, before: int = -1, timeout_ms: float = 30_000) -> tuple[dict, float]:
+def wait_result(browser, before: int = -1, timeout_ms: float = 300_000) -> tuple[dict, float]:
     """The page's next ``lastResult`` and when it came (ms since the navigation)."""
     answer = browser.execute_async_script(POLL, before, timeout_ms)
     if "error" in answer:
@@ -334,7 +334,12 @@ def report(out: dict) -> None:
         print("\nbrowser reader, a navigation per page (cold): page ms / wall ms from navigation to result")
         for name, row in out["kinds"].items():
             b = row["browser"]
-            print(f"  {name:<18}{ms(b['cold_ms_p50']):>8} / {ms(b['cold_wall_ms_p50'])}")
+            same = (
+                ""
+                if b["numbers_read_warm"] == b["numbers_read"]
+                else f" (warm: {b['numbers_read_warm']} read)"
+            )
+            print(f"  {name:<18}{ms(b['cold_ms_p50']):>8} / {ms(b['cold_wall_ms_p50'])}{same}")
         t, mb = out["transfer"], 1e6
         print(
             f"\nfirst load: {len(t['files'])} responses, {t['raw_bytes'] / mb:.2f} MB raw, "
