@@ -22,6 +22,7 @@ from edgedigits.runtime.serve import ServeConfig, serve_in_thread
 from edgedigits.runtime.tracker import LabelStabilizer
 
 STILLS = {"blank": 2, "notebook": 3, "clutter": 3, "form": 2}  # held-out pages per condition
+PANS, PAN_FRAMES = ("notebook", "clutter"), 20  # held-out panning videos, read frame by frame
 FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
@@ -37,9 +38,10 @@ def site(tmp_path_factory, web_export, test_split):
         rng = np.random.default_rng(page_seed(kind, "heldout", 7))
         for i in range(count):
             cv2.imwrite(str(frames / f"{kind}-{i}.png"), make_page(kind, inks, rng).image)
-    rng = np.random.default_rng(pan_seed("notebook", "pan", "heldout", 0, True))
-    for t, (frame, _) in enumerate(pan_frames("notebook", "pan", inks, rng, PanParams(frames=24))):
-        cv2.imwrite(str(frames / f"pan-{t:02d}.png"), frame)
+    for kind in PANS:
+        rng = np.random.default_rng(pan_seed(kind, "pan", "heldout", 0, True))
+        for t, (frame, _) in enumerate(pan_frames(kind, "pan", inks, rng, PanParams(frames=PAN_FRAMES))):
+            cv2.imwrite(str(frames / f"pan-{kind}-{t:02d}.png"), frame)
     server, url = serve_in_thread(ServeConfig(root, port=0))
     yield root, url
     server.shutdown()
@@ -95,14 +97,17 @@ def test_a_panning_video_reads_as_the_python_tracker_reads_it(site, browser):
     """Frame by frame through the page's tracker (labels and numbers voted over frames) and Python's."""
     root, url = site
     _open(browser, url + "?proof&nosw")
-    python, stabilizer = DigitRecognizer(), LabelStabilizer()
-    parity = Parity()
-    for png in sorted((root / "frames").glob("pan-*.png")):
-        page = _read(browser, f"frames/{png.name}", video=True)
-        parity.add(stabilizer.update(python.recognize(cv2.imread(str(png)))).to_json(), page)
+    python, parity = DigitRecognizer(), Parity()
+    for kind in PANS:
+        browser.refresh()  # a new video: the page's tracks start empty, as Python's do
+        wait_ready(browser)
+        stabilizer = LabelStabilizer()
+        for png in sorted((root / "frames").glob(f"pan-{kind}-*.png")):
+            page = _read(browser, f"frames/{png.name}", video=True)
+            parity.add(stabilizer.update(python.recognize(cv2.imread(str(png)))).to_json(), page)
     figures = parity.rates()
     print(json.dumps(figures))
-    assert figures["frames"] == 24 and figures["digits"] > 300
+    assert figures["frames"] == len(PANS) * PAN_FRAMES and figures["digits"] > 250
     assert figures["found_rate"] >= 0.98 and figures["label_rate"] >= 0.995, figures
     assert figures["number_rate"] >= 0.97 and figures["partial_rate"] >= 0.9, figures
 

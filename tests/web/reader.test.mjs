@@ -14,7 +14,7 @@ const contract = () => ({
   image_size: 28,
   reject: { score: 'max_softmax', threshold: 0.5 },
   reader: {
-    segment: {},
+    segment: /** @type {import('../../src/edgedigits/web/reader/segment.js').SegmentParams} */ ({}),  // read() skips it
     normalize: { fit_px: 20, min_stroke_px: 1.8 },
     lines: { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5 },
     classify: { vote_below: 0.98, min_confidence: 0, shifts: [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]] },

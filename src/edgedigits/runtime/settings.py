@@ -33,7 +33,12 @@ def reader_settings() -> dict:
     shift = _defaults(tracker.estimate_shift, "max_shift_px", "size_ratio")
     return {
         "segment": asdict(segment.SegmentParams())
-        | {"cut_line_aspect": segment.CUT_LINE_ASPECT, "max_fragment_width": segment.MAX_FRAGMENT_WIDTH},
+        | {
+            "cut_line_aspect": segment.CUT_LINE_ASPECT,
+            "max_fragment_width": segment.MAX_FRAGMENT_WIDTH,
+            "rule_fit_px": list(segment.RULE_FIT_PX),
+            "rule_reach_px": segment.RULE_REACH_PX,
+        },
         "normalize": asdict(NormalizeParams()),
         "lines": asdict(LineParams()),
         "classify": _defaults(DigitRecognizer, "vote_below", "min_confidence")

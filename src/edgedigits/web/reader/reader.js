@@ -15,7 +15,7 @@ import { findBlobs, inkMask, removeRules, toGrayRGBA } from './segment.js';
  * @property {string[]} labels
  * @property {number} image_size
  * @property {{score: string, threshold: number}} reject
- * @property {{segment: object, normalize: import('./normalize.js').NormalizeParams,
+ * @property {{segment: import('./segment.js').SegmentParams, normalize: import('./normalize.js').NormalizeParams,
  *   lines: import('./lines.js').LineParams,
  *   classify: {vote_below: number, min_confidence: number, shifts: number[][]},
  *   tracker: import('./tracker.js').TrackerParams}} reader
