@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -112,12 +113,14 @@ def web_folder(models: Path | None, into: Path) -> Path:
         shutil.copytree(models / "web", into / "web")
     else:
         print("exporting the web target ...", file=sys.stderr, flush=True)
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "edgedigits", "export", "--formats", "web", "--out", str(into)],
-            check=True,
             cwd=REPO,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        if done.returncode:
+            sys.exit(f"edgedigits export --formats web failed:\n{done.stderr}")
     return into / "web"
 
 
@@ -312,7 +315,10 @@ def ms(value: float | None) -> str:
 
 
 def report(out: dict) -> None:
-    print(f"{out['pages']} pages of each kind, {out['style']} style, seed {out['seed']}; {out['chromium']}")
+    print(
+        f"{out['pages']} pages of each kind, {out['style']} style, seed {out['seed']}, {out['runs']} runs; "
+        f"{out['chromium']}; load average {out['load_average'][0]:.1f} at the start"
+    )
     tess = [key for key in next(iter(out["kinds"].values())) if key.startswith("tesseract.js")]
     columns = ["browser", "python", *tess]
     heads = ["browser", "python", *(key.replace("tesseract.js ", "tess.js ") for key in tess)]
@@ -402,6 +408,7 @@ def main() -> None:
             "style": args.style,
             "seed": args.seed,
             "runs": args.runs,
+            "load_average": os.getloadavg(),  # this machine's cores are shared: the 1, 5, 15 min load
             "kinds": {name: {"python": python[name].to_json()} for name in sets},
         }
         server, base = serve_in_thread(ServeConfig(root, port=0))
