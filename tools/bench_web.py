@@ -240,11 +240,11 @@ def read_again(browser, url: str, frame: int) -> tuple[dict, int]:
 
 def first_load(entries: list[dict], base: str) -> dict:
     """What the reader's first load fetched: every response but the image read."""
+    fetched = [{"path": e["url"].removeprefix(base).split("?")[0]} | e for e in entries]
     files = [
-        {"path": e["url"].removeprefix(base).split("?")[0]}
-        | {k: e[k] for k in ("transfer", "encoded", "decoded")}
-        for e in entries
-        if "/pages/" not in e["url"]
+        {k: f[k] for k in ("path", "transfer", "encoded", "decoded")}
+        for f in fetched
+        if not f["path"].startswith("pages/")
     ]
     return {
         "files": sorted(files, key=lambda f: -f["decoded"]),
