@@ -8,8 +8,9 @@ from one local server to headless Chromium. For every page:
   profile (cold: the page's own ``ms``, and the wall time from navigation to ``lastResult``), then, in
   one page, every page read again ``--runs`` times by ``window.edgedigits.read`` (warm, as frames of a
   camera are: the page's ``ms``, median per page; a first pass over all pages warms up);
-- the Python runtime: ``DigitRecognizer().recognize`` on the same decoded frame, one thread, median of
-  ``--runs`` after a warm-up;
+- the Python runtime: ``DigitRecognizer().recognize`` on the same PNG as OpenCV decodes it, one thread,
+  median of ``--runs``, page by page in turn with the warm browser runs (the cores here are shared: both
+  then meet the same load);
 - tesseract.js 7 (LSTM, eng best_int, digits whitelisted): its load and first call apart, then each page.
 Numbers are read exactly the way tools/scenes.py counts them (``Score.add_numbers``: a line, or for
 tesseract a word, with the number's text where it was written). Also the transfer size of the reader's
@@ -93,6 +94,16 @@ class Engine:
 
 def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+@dataclass
+class Kind:
+    """One kind of page: its pages, their URLs on the server, and the PNGs as OpenCV decodes them."""
+
+    name: str
+    pages: list[Page]
+    urls: list[str]
+    frames: list[np.ndarray]
 
 
 # --- the pages and the served folder ------------------------------------------------------------------
@@ -200,35 +211,51 @@ def lines_read(result: dict) -> list[tuple[str, tuple]]:
     return [(line["text"], line["box"]) for line in result["lines"]]
 
 
-def browser_reader(browser, base: str, sets: dict, runs: int) -> tuple[dict, dict[str, Engine]]:
-    """First load's transfer, then every page cold (a navigation each) and warm (read again in one page)."""
-    engines = {name: Engine(extra={"cold_ms": [], "cold_wall_ms": []}, warm=Score()) for name in sets}
+def cold_pass(browser, base: str, kinds: list[Kind], engines: dict[str, Engine]) -> dict:
+    """Every page in a navigation of its own (``?image=``); returns the first load's transfer."""
     reader = f"{base}export/web/index.html?nosw&image="
-    first = True
-    for name, (pages, urls) in sets.items():
-        for page, url in zip(pages, urls, strict=True):
+    transfer = None
+    for kind in kinds:
+        for page, url in zip(kind.pages, kind.urls, strict=True):
             browser.get(reader + quote(url))
             result, at = wait_result(browser)
-            if first:  # a fresh profile: this navigation is the page's first load
+            if transfer is None:  # a fresh profile: this navigation is the page's first load
                 transfer = first_load(browser.execute_script(TRANSFER), base)
-                first = False
-            engines[name].extra["cold_ms"].append(result["ms"])
-            engines[name].extra["cold_wall_ms"].append(at)
-            engines[name].score.add_numbers(page.numbers, lines_read(result))
-    wait_ready(browser)
-    frame = browser.execute_script("return window.edgedigits.lastResult.frame")
-    for _, urls in sets.values():  # warm-up: one pass over every page
-        for url in urls:
-            frame = read_again(browser, url, frame)[1]
-    for name, (pages, urls) in sets.items():
-        for page, url in zip(pages, urls, strict=True):
+            engines[kind.name].extra["cold_ms"].append(result["ms"])
+            engines[kind.name].extra["cold_wall_ms"].append(at)
+            engines[kind.name].score.add_numbers(page.numbers, lines_read(result))
+    return transfer
+
+
+def warm_pass(browser, kinds: list[Kind], runs: int, ours: dict | None, python: dict[str, Engine]) -> None:
+    """Every page ``runs`` times in the page left open (``ours``; None: Python only) and by the Python
+    runtime (one thread), page by page in turn, so that both meet the same load on shared cores."""
+    cv2.setNumThreads(1)
+    recognizer = DigitRecognizer()
+    frame = -1
+    if ours is not None:
+        wait_ready(browser)
+        frame = browser.execute_script("return window.edgedigits.lastResult.frame")
+    for kind in kinds:  # warm-up: one pass over every page
+        for url, image in zip(kind.urls, kind.frames, strict=True):
+            recognizer.recognize(image)
+            if ours is not None:
+                frame = read_again(browser, url, frame)[1]
+    for kind in kinds:
+        for page, url, image in zip(kind.pages, kind.urls, kind.frames, strict=True):
+            if ours is not None:
+                times = []
+                for _ in range(runs):
+                    result, frame = read_again(browser, url, frame)
+                    times.append(result["ms"])
+                ours[kind.name].ms.append(statistics.median(times))
+                ours[kind.name].warm.add_numbers(page.numbers, lines_read(result))
             times = []
             for _ in range(runs):
-                result, frame = read_again(browser, url, frame)
-                times.append(result["ms"])
-            engines[name].ms.append(statistics.median(times))
-            engines[name].warm.add_numbers(page.numbers, lines_read(result))
-    return transfer, engines
+                t0 = time.perf_counter()
+                read = recognizer.recognize(image)
+                times.append((time.perf_counter() - t0) * 1e3)
+            python[kind.name].add(page, statistics.median(times), [(ln.text, ln.box) for ln in read.lines])
 
 
 def read_again(browser, url: str, frame: int) -> tuple[dict, int]:
@@ -254,28 +281,7 @@ def first_load(entries: list[dict], base: str) -> dict:
     }
 
 
-def python_runtime(sets: dict, runs: int) -> dict[str, Engine]:
-    """``DigitRecognizer().recognize`` on the PNGs as decoded by OpenCV, one thread."""
-    cv2.setNumThreads(1)
-    recognizer = DigitRecognizer()
-    frames = {name: [cv2.imread(str(path)) for path in paths] for name, (_, _, paths) in sets.items()}
-    for name in frames:  # warm-up
-        for frame in frames[name][:3]:
-            recognizer.recognize(frame)
-    engines = {}
-    for name, (pages, _, _) in sets.items():
-        engines[name] = engine = Engine()
-        for page, frame in zip(pages, frames[name], strict=True):
-            times = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                result = recognizer.recognize(frame)
-                times.append((time.perf_counter() - t0) * 1e3)
-            engine.add(page, statistics.median(times), [(ln.text, ln.box) for ln in result.lines])
-    return engines
-
-
-def tesseract(browser, base: str, sets: dict, psm: int) -> tuple[dict, dict[str, Engine]]:
+def tesseract(browser, base: str, kinds: list[Kind], psm: int) -> tuple[dict, dict[str, Engine]]:
     """tesseract.js in the same browser, page segmentation mode ``psm``: load, first call (warm-up),
     then every page once."""
     browser.get(f"{base}tesseract/tesseract.html?psm={psm}")
@@ -286,16 +292,16 @@ def tesseract(browser, base: str, sets: dict, psm: int) -> tuple[dict, dict[str,
     if error:
         raise page_error(browser, f"tesseract.js did not load: {error}")
     read = "const [url, done] = arguments; bench.read(url).then(done, (e) => done({error: String(e)}));"
-    first_url = next(iter(sets.values()))[1][0]
+    first_url = kinds[0].urls[0]
     first = browser.execute_async_script(read, first_url)
     if "error" in first:
         raise page_error(browser, f"tesseract.js failed on {first_url}: {first['error']}")
     about = browser.execute_script("return {load_ms: window.bench.loadMs, version: window.bench.version};")
     about |= {"psm": psm, "first_call_ms": first["ms"]}
     engines = {}
-    for name, (pages, urls) in sets.items():
-        engines[name] = engine = Engine()
-        for page, url in zip(pages, urls, strict=True):
+    for kind in kinds:
+        engines[kind.name] = engine = Engine()
+        for page, url in zip(kind.pages, kind.urls, strict=True):
             answer = browser.execute_async_script(read, url)
             if "error" in answer:
                 raise page_error(browser, f"tesseract.js failed on {url}: {answer['error']}")
@@ -389,46 +395,50 @@ def main() -> None:
         (root / "index.html").write_text("<!doctype html><title>bench</title>\n")
         web_folder(args.models, root / "export")
         (root / "pages").mkdir()
-        sets = {}
+        kinds = []
         for kind, width, height in KINDS:
-            name = f"{kind} {width}x{height}"
             pages = make_pages(kind, width, height, args.pages, args.style, args.seed)
             paths = [root / "pages" / f"{kind}-{i:03d}.png" for i in range(len(pages))]
             for page, path in zip(pages, paths, strict=True):
                 cv2.imwrite(str(path), page.image)
-            sets[name] = (pages, [f"/pages/{p.name}" for p in paths], paths)
+            frames = [cv2.imread(str(path)) for path in paths]
+            kinds.append(Kind(f"{kind} {width}x{height}", pages, [f"/pages/{p.name}" for p in paths], frames))
         if not args.no_tesseract:
             tess_raw, tess_gzip = served_sizes(tesseract_folder(root / "tesseract"))
-        served = {name: (pages, page_urls) for name, (pages, page_urls, _) in sets.items()}
 
-        print("Python runtime ...", file=sys.stderr, flush=True)
-        python = python_runtime(sets, args.runs)
         out = {
             "pages": args.pages,
             "style": args.style,
             "seed": args.seed,
             "runs": args.runs,
             "load_average": os.getloadavg(),  # this machine's cores are shared: the 1, 5, 15 min load
-            "kinds": {name: {"python": python[name].to_json()} for name in sets},
         }
+        python = {kind.name: Engine() for kind in kinds}
+        ours = {kind.name: Engine(extra={"cold_ms": [], "cold_wall_ms": []}, warm=Score()) for kind in kinds}
         server, base = serve_in_thread(ServeConfig(root, port=0))
         browser = chromium(timeout_s=600)
         try:
             out["chromium"] = f"Chromium {browser.capabilities.get('browserVersion', '?')} headless"
-            print("browser reader ...", file=sys.stderr, flush=True)
+            print("browser reader, cold ...", file=sys.stderr, flush=True)
             try:  # first, in the fresh profile: its first load is measured
-                out["transfer"], ours = browser_reader(browser, base, served, args.runs)
-                for name in sets:
-                    out["kinds"][name]["browser"] = ours[name].to_json()
+                out["transfer"] = cold_pass(browser, base, kinds, ours)
             except SystemExit as exc:
                 out["browser_error"] = str(exc)
+                ours = None
+            print("browser reader and Python runtime, warm ...", file=sys.stderr, flush=True)
+            warm_pass(browser, kinds, args.runs, ours, python)
+            out["kinds"] = {
+                kind.name: {"python": python[kind.name].to_json()}
+                | ({} if ours is None else {"browser": ours[kind.name].to_json()})
+                for kind in kinds
+            }
             for psm in [] if args.no_tesseract else [int(p) for p in args.psm.split(",")]:
                 print(f"tesseract.js psm {psm} ...", file=sys.stderr, flush=True)
-                about, tess = tesseract(browser, base, served, psm)
+                about, tess = tesseract(browser, base, kinds, psm)
                 out.setdefault("tesseract_js", {"raw_bytes": tess_raw, "gzip_bytes": tess_gzip, "runs": {}})
                 out["tesseract_js"]["runs"][f"psm {psm}"] = about
-                for name in sets:
-                    out["kinds"][name][f"tesseract.js psm {psm}"] = tess[name].to_json()
+                for kind in kinds:
+                    out["kinds"][kind.name][f"tesseract.js psm {psm}"] = tess[kind.name].to_json()
         finally:
             browser.quit()
             server.shutdown()
