@@ -2,8 +2,8 @@
 //   node tests/web/parity_segment.mjs DIR
 // prints one JSON object: per case, per page kind and in total, the fraction of pixels equal to
 // Python's (ink mask; clean mask from Python's ink mask, and chained from the JS one), and how many
-// Python boxes a JS box matches at IoU >= 0.9 and the reverse (blobs and cut pieces, from Python's
-// clean mask, and chained from the JS one).
+// Python boxes a JS box matches at IoU >= 0.9 and the reverse, and how many are the very same box (blobs
+// and cut pieces, from Python's clean mask, and chained from the JS one).
 import { readCases, readContract } from './cases.mjs';
 import { findBlobs, inkMask, removeRules } from '../../src/edgedigits/web/reader/segment.js';
 
@@ -13,7 +13,7 @@ const POLARITY = 'dark-on-light';  // the Python reader's default, which web_cas
 /** @typedef {import('../../src/edgedigits/web/reader/types.js').Box} Box */
 /** @typedef {import('../../src/edgedigits/web/reader/types.js').Plane} Plane */
 /** @typedef {{equal: number, pixels: number}} Pixels */
-/** @typedef {{py: number, js: number, py_matched: number, js_matched: number}} Boxes */
+/** @typedef {{py: number, js: number, py_matched: number, js_matched: number, same: number}} Boxes */
 
 /** @param {Box} a @param {Box} b */
 function iou(a, b) {
@@ -27,7 +27,8 @@ function iou(a, b) {
 function matchBoxes(py, js) {
   /** @param {Box[]} from @param {Box[]} to */
   const matched = (from, to) => from.filter((a) => to.some((b) => iou(a, b) >= MIN_IOU)).length;
-  return { py: py.length, js: js.length, py_matched: matched(py, js), js_matched: matched(js, py) };
+  const same = py.filter((a) => js.some((b) => a.every((v, i) => v === b[i]))).length;
+  return { py: py.length, js: js.length, py_matched: matched(py, js), js_matched: matched(js, py), same };
 }
 
 /** @param {Plane} a @param {Plane} b @returns {Pixels} */
@@ -55,6 +56,7 @@ function summary(rows) {
       js: sum('js'),
       py_matched: sum('py_matched') / Math.max(sum('py'), 1) || +(sum('py') === 0),
       js_matched: sum('js_matched') / Math.max(sum('js'), 1) || +(sum('js') === 0),
+      same: sum('same') / Math.max(sum('py'), 1) || +(sum('py') === 0),
     };
   }
   return out;

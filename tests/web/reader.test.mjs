@@ -20,7 +20,7 @@ const contract = () => ({
     classify: { vote_below: 0.98, min_confidence: 0, shifts: [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]] },
     tracker: {
       window: 7, min_iou: 0.3, max_missed: 5, switch_ratio: 1.5, number_switch: null, number_window: null,
-      max_shift_px: 160, size_ratio: 0.35, join_inside: 0.8,
+      max_shift_px: 160, size_ratio: 0.35, bin_frac: 0.25, min_bin_px: 3, inlier_bins: 1.5, join_inside: 0.8,
     },
   },
 });

@@ -30,7 +30,9 @@ def reader_settings() -> dict:
         "number_switch",
         "number_window",
     )
-    shift = _defaults(tracker.estimate_shift, "max_shift_px", "size_ratio")
+    shift = _defaults(
+        tracker.estimate_shift, "max_shift_px", "size_ratio", "bin_frac", "min_bin_px", "inlier_bins"
+    )
     return {
         "segment": asdict(segment.SegmentParams())
         | {

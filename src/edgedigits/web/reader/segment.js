@@ -8,7 +8,7 @@
 /** @typedef {'dark-on-light' | 'light-on-dark'} Polarity */
 /**
  * @typedef {object} SegmentParams  contract.reader.segment: SegmentParams' fields and segment.py's constants
- * @property {number} blur_ksize  0 (off), 1, 3, 5 or 7
+ * @property {number} blur_ksize  0 (off) or 3: the browser blurs with OpenCV's 3x3 kernel only
  * @property {number} block_frac
  * @property {number} threshold_ratio
  * @property {number} open_ksize
@@ -104,16 +104,19 @@ export function inkMask(gray, polarity, seg) {
   const { width: w, height: h } = gray;
   let paper = gray.data;
   if (resolvePolarity(gray, polarity) === 'light-on-dark') paper = paper.map((v) => 255 - v);
-  if (seg.blur_ksize) paper = gaussianBlur(paper, w, h, seg.blur_ksize);
+  if (seg.blur_ksize && seg.blur_ksize !== 3) throw new Error(`blur_ksize must be 0 or 3 here, got ${seg.blur_ksize}`);
+  if (seg.blur_ksize) paper = blur3(paper, w, h);
   const block = Math.max(3, Math.trunc(Math.min(w, h) * seg.block_frac) | 1);
-  // convertScaleAbs: float32 product, rounded half to even
-  const alpha = Math.fround(1 - seg.threshold_ratio);
-  const below = new Uint8Array(256);
-  for (let v = 0; v < 256; v++) below[v] = Math.min(255, roundEven(Math.fround(v * alpha)));
-  // cv2.blur with BORDER_REPLICATE by running sums: colSum holds the window's rows per column, padded
-  // with the border columns' sums; the block is odd, so the mean (rounded) never ties
   const a = block >> 1;
   const area = block * block;
+  // a pixel is ink when darker than convertScaleAbs(mean, 1 - threshold_ratio) (a float32 product,
+  // rounded half to even) of its block's mean (rounded: the block is odd, so it never ties); `least`:
+  // for each grey level, the least block sum that makes it ink
+  const alpha = Math.fround(1 - seg.threshold_ratio);
+  const least = new Int32Array(256).fill(255 * area + 1);
+  for (let mean = 255; mean >= 0; mean--) least.fill(Math.ceil((mean - 0.5) * area), 0, roundEven(Math.fround(mean * alpha)));
+  // cv2.blur with BORDER_REPLICATE by running sums: colSum holds the window's rows per column, padded
+  // with the border columns' sums
   const colSum = new Int32Array(w + 2 * a + 1);  // one spare slot: the sum slides past the last column
   const rowAt = (/** @type {number} */ y) => Math.min(h - 1, Math.max(0, y)) * w;
   for (let dy = -a; dy <= a; dy++) {
@@ -127,7 +130,7 @@ export function inkMask(gray, polarity, seg) {
     let s = 0;
     for (let i = 0; i < block; i++) s += colSum[i];
     for (let x = 0, i = y * w; x < w; x++, i++) {
-      if (paper[i] < below[Math.round(s / area)]) mask[i] = 255;
+      if (s >= least[paper[i]]) mask[i] = 255;
       s += colSum[x + block] - colSum[x];
     }
     const add = rowAt(y + a + 1);
@@ -139,44 +142,25 @@ export function inkMask(gray, polarity, seg) {
   return { data: opened, width: w, height: h };
 }
 
-// OpenCV's GaussianBlur kernels for sigma 0, as integer weights summing to 2^shift: its bit-exact
-// 8-bit path sums them exactly and rounds once, half up
-/** @type {Record<number, [number[], number]>} */
-const GAUSSIAN = { 1: [[1], 0], 3: [[1, 2, 1], 2], 5: [[1, 4, 6, 4, 1], 4], 7: [[2, 7, 14, 18, 14, 7, 2], 6] };
-
 /**
- * cv2.GaussianBlur(src, (k, k), 0) with BORDER_REFLECT_101.
+ * cv2.GaussianBlur(src, (3, 3), 0): the kernel [1, 2, 1] / 4 both ways, BORDER_REFLECT_101, and (its
+ * bit-exact 8-bit path) the exact sum rounded once, half up.
  * @param {Uint8Array} src
  * @param {number} w
  * @param {number} h
- * @param {number} k
  */
-function gaussianBlur(src, w, h, k) {
-  if (!GAUSSIAN[k]) throw new Error(`blur_ksize ${k} is not supported in the browser (0, 1, 3, 5 or 7)`);
-  const [weights, shift] = GAUSSIAN[k];
-  const r = k >> 1;
-  /** @param {number} i @param {number} n */
-  const reflect = (i, n) => (i < 0 ? -i : i >= n ? 2 * n - 2 - i : i);
-  const cols = Int32Array.from({ length: w + 2 * r }, (_, i) => reflect(i - r, w));
-  const across = new Int32Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      let s = 0;
-      for (let t = 0; t < k; t++) s += weights[t] * src[row + cols[x + t]];
-      across[row + x] = s;
-    }
+function blur3(src, w, h) {
+  const across = new Uint16Array(w * h);
+  for (let y = 0, row = 0; y < h; y++, row += w) {
+    across[row] = 2 * (src[row] + src[row + 1]);
+    for (let x = 1; x < w - 1; x++) across[row + x] = src[row + x - 1] + 2 * src[row + x] + src[row + x + 1];
+    across[row + w - 1] = 2 * (src[row + w - 2] + src[row + w - 1]);
   }
   const out = new Uint8Array(w * h);
-  const round = 1 << (2 * shift) >> 1;
-  const rows = new Int32Array(k);
-  for (let y = 0; y < h; y++) {
-    for (let t = 0; t < k; t++) rows[t] = reflect(y + t - r, h) * w;
-    for (let x = 0; x < w; x++) {
-      let s = round;
-      for (let t = 0; t < k; t++) s += weights[t] * across[rows[t] + x];
-      out[y * w + x] = s >> (2 * shift);
-    }
+  for (let y = 0, row = 0; y < h; y++, row += w) {
+    const up = (y ? y - 1 : 1) * w;
+    const down = (y < h - 1 ? y + 1 : h - 2) * w;
+    for (let x = 0; x < w; x++) out[row + x] = (across[up + x] + 2 * across[row + x] + across[down + x] + 8) >> 4;
   }
   return out;
 }
@@ -192,24 +176,38 @@ function gaussianBlur(src, w, h, k) {
  * @param {boolean} erode
  */
 function morph(src, w, h, kw, kh, erode) {
-  const hit = erode ? 0 : 255;  // one pixel of this value in the window decides
-  const across = new Uint8Array(w * h).fill(255 - hit);
-  const ax = kw >> 1;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0, i = y * w; x < w; x++, i++) {
-      const lo = Math.max(0, x - ax) - x;
-      const hi = Math.min(w - 1, x + kw - 1 - ax) - x;
-      for (let d = lo; d <= hi; d++) if (src[i + d] === hit) { across[i] = hit; break; }
+  return combine(combine(src, w, h, kw, 1, erode), w, h, kh, w, erode);
+}
+
+/**
+ * The AND (`erode`) or OR of each pixel's line neighbours at offsets -(k>>1) .. k-1-(k>>1), along x
+ * (`step` 1) or y (`step` w): one tight loop per offset.
+ * @param {Uint8Array} src
+ * @param {number} w
+ * @param {number} h
+ * @param {number} k
+ * @param {number} step
+ * @param {boolean} erode
+ */
+function combine(src, w, h, k, step, erode) {
+  const out = src.slice();
+  for (let d = -(k >> 1); d < k - (k >> 1); d++) {
+    if (!d) continue;
+    if (step === 1) {
+      const [lo, hi] = [Math.max(0, -d), Math.min(w, w - d)];
+      for (let row = 0; row < w * h; row += w) {
+        if (erode) for (let i = row + lo; i < row + hi; i++) out[i] &= src[i + d];
+        else for (let i = row + lo; i < row + hi; i++) out[i] |= src[i + d];
+      }
+      continue;
     }
-  }
-  const out = new Uint8Array(w * h).fill(255 - hit);
-  const ay = kh >> 1;
-  for (let y = 0; y < h; y++) {
-    const lo = Math.max(0, y - ay);
-    const hi = Math.min(h - 1, y + kh - 1 - ay);
-    for (let x = 0; x < w; x++) {
-      for (let r = lo; r <= hi; r++) if (across[r * w + x] === hit) { out[y * w + x] = hit; break; }
-    }
+    // rows whose length is a multiple of 4 go four pixels at a time
+    const words = w % 4 === 0 && src.byteOffset % 4 === 0 ? 4 : 1;
+    const a = words === 4 ? new Uint32Array(out.buffer) : out;
+    const b = words === 4 ? new Uint32Array(src.buffer, src.byteOffset, src.length / 4) : src;
+    const [lo, hi, o] = [(Math.max(0, -d) * w) / words, (Math.min(h, h - d) * w) / words, (d * w) / words];
+    if (erode) for (let i = lo; i < hi; i++) a[i] &= b[i + o];
+    else for (let i = lo; i < hi; i++) a[i] |= b[i + o];
   }
   return out;
 }
@@ -237,7 +235,9 @@ export function removeRules(mask, seg) {
 }
 
 /**
- * The mask at half resolution, as cv2.resize(INTER_AREA) then > 0: a 2x2 block with any ink is ink.
+ * The mask at half resolution, as cv2.resize(INTER_AREA) to the floor-half size, then > 0. Even sizes
+ * halve exactly: a 2x2 block with any ink is ink. Otherwise each target pixel averages the source area
+ * it covers, with OpenCV's weights (areaWeights), and is ink when that rounds above 0.
  * In the view's layout: transposed for vertical rules.
  * @param {Uint8Array} src
  * @param {number} w
@@ -249,23 +249,69 @@ function halfAny(src, w, h, horizontal) {
   const hw = Math.max(1, w >> 1);
   const hh = Math.max(1, h >> 1);
   const data = new Uint8Array(hw * hh);
-  for (let y = 0; y < hh; y++) {
-    const r0 = 2 * y * w;
-    const r1 = Math.min(2 * y + 1, h - 1) * w;
-    for (let x = 0; x < hw; x++) {
-      const c0 = 2 * x;
-      const c1 = Math.min(c0 + 1, w - 1);
-      if (src[r0 + c0] | src[r0 + c1] | src[r1 + c0] | src[r1 + c1]) data[horizontal ? y * hw + x : x * hh + y] = 255;
+  if (w % 2 === 0 && h % 2 === 0) {
+    for (let y = 0; y < hh; y++) {
+      const [r0, r1, row] = [2 * y * w, (2 * y + 1) * w, y * hw];
+      for (let x = 0, c = 0; x < hw; x++, c += 2) {
+        if (src[r0 + c] | src[r0 + c + 1] | src[r1 + c] | src[r1 + c + 1]) data[row + x] = 255;
+      }
+    }
+  } else {
+    // in float32, in OpenCV's order: a lone ink pixel with a small share can add up to 0.5 exactly,
+    // which rounds to 0
+    const across = areaWeights(w, hw);
+    const down = areaWeights(h, hh);
+    const sum = new Float32Array(hw);
+    for (let y = 0; y < hh; y++) {
+      sum.fill(0);
+      for (let t = down.start[y]; t < down.start[y + 1]; t++) {
+        const row = down.source[t] * w;
+        for (let x = 0; x < hw; x++) {
+          let v = 0;
+          for (let u = across.start[x]; u < across.start[x + 1]; u++) {
+            if (src[row + across.source[u]]) v = Math.fround(v + Math.fround(255 * across.weight[u]));
+          }
+          sum[x] += Math.fround(down.weight[t] * v);
+        }
+      }
+      for (let x = 0; x < hw; x++) if (sum[x] > 0.5) data[y * hw + x] = 255;
     }
   }
-  return horizontal ? { data, width: hw, height: hh } : { data, width: hh, height: hw };
+  if (horizontal) return { data, width: hw, height: hh };
+  const transposed = new Uint8Array(hw * hh);
+  for (let y = 0; y < hh; y++) for (let x = 0; x < hw; x++) transposed[x * hh + y] = data[y * hw + x];
+  return { data: transposed, width: hh, height: hw };
+}
+
+/**
+ * INTER_AREA's weights along one axis (OpenCV's computeResizeAreaTab): target index d averages the
+ * source pixels source[start[d]] .. source[start[d+1]-1], weighted by the share of each it covers (a
+ * share under 1e-3 is left out).
+ * @param {number} size
+ * @param {number} target
+ */
+function areaWeights(size, target) {
+  const scale = 1 / (target / size);
+  /** @type {number[]} */ const source = [];
+  /** @type {number[]} */ const weight = [];
+  const start = new Int32Array(target + 1);
+  for (let d = 0; d < target; d++) {
+    const [f1, f2] = [d * scale, (d + 1) * scale];
+    const cell = Math.min(scale, size - f1);
+    const s2 = Math.min(Math.floor(f2), size - 1);
+    const s1 = Math.min(Math.ceil(f1), s2);
+    if (s1 - f1 > 1e-3) source.push(s1 - 1), weight.push(Math.fround((s1 - f1) / cell));
+    for (let s = s1; s < s2; s++) source.push(s), weight.push(Math.fround(1 / cell));
+    if (f2 - s2 > 1e-3) source.push(s2), weight.push(Math.fround(Math.min(f2 - s2, 1, cell) / cell));
+    start[d + 1] = source.length;
+  }
+  return { source, weight, start };
 }
 
 /**
  * @typedef {object} Rules  the rule pixels of a view, as _rule_pixels returns them
  * @property {Uint8Array} rule  view layout (row-major in view coordinates), 255 on the rules' ink
  * @property {number} half  the largest half thickness taken around a rule's centre line
- * @property {number} n  rules
  * @property {Int32Array} top  [rule, column]: the rows painted, top..bottom (top > bottom: none)
  * @property {Int32Array} bottom
  */
@@ -293,18 +339,17 @@ function rulePixels(small, mask, vw, vh, xs, ys, seg) {
   const dense = new Uint8Array(run + 1);
   for (let c = 0; c <= run; c++) dense[c] = +(Math.floor((255 * c) / run + 0.5) >= 255 * seg.rule_density);
   const band = new Uint8Array(sw * sh);
-  const before = run >> 1;
-  const inked = new Int32Array(sw + 1);
-  for (let y = 0; y < sh; y++) {
-    const row = y * sw;
-    for (let x = 0; x < sw; x++) inked[x + 1] = inked[x] + (thick[row + x] ? 1 : 0);
+  const before = run >> 1;  // the window of x: x - before .. x + run - 1 - before
+  const padded = new Uint8Array(sw + run);  // a row of thick as 0/1, its border columns replicated
+  for (let y = 0, row = 0; y < sh; y++, row += sw) {
+    padded.fill(thick[row] & 1, 0, before);
+    for (let x = 0; x < sw; x++) padded[before + x] = thick[row + x] & 1;
+    padded.fill(thick[row + sw - 1] & 1, before + sw);
+    let c = 0;
+    for (let i = 0; i < run; i++) c += padded[i];
     for (let x = 0; x < sw; x++) {
-      const lo = x - before;
-      const hi = lo + run - 1;
-      let c = inked[Math.min(hi, sw - 1) + 1] - inked[Math.max(lo, 0)];
-      if (lo < 0 && thick[row]) c -= lo;  // the replicated border column
-      if (hi >= sw && thick[row + sw - 1]) c += hi - sw + 1;
       if (dense[c]) band[row + x] = 255;
+      c += padded[x + run] - padded[x];
     }
   }
   const p = outerPieces(band, sw, sh);
@@ -405,7 +450,7 @@ function rulePixels(small, mask, vw, vh, xs, ys, seg) {
       }
     }
   }
-  return { rule, half: largest, n: nr, top: tops, bottom: bottoms };
+  return { rule, half: largest, top: tops, bottom: bottoms };
 }
 
 /**
@@ -596,6 +641,12 @@ function closeAcross(clean, found, vw, vh, xs, ys) {
     // kept(y) reads the cut within k rows of y; y0..y1 clip only at the view's border
     const y0 = Math.max(0, top[i] - k);
     const y1 = Math.min(vh - 1, bottom[i] + k);
+    let crossed = false;  // most of a rule crosses nothing: its pixels there simply go
+    for (let y = y0; y <= y1 && !crossed; y++) crossed = clean[x * xs + y * ys] > 0 && !rule[y * vw + x];
+    if (!crossed) {
+      for (let y = top[i]; y <= bottom[i]; y++) if (rule[y * vw + x]) out[x * xs + y * ys] = 0;
+      continue;
+    }
     for (let y = y0; y <= y1; y++) {
       const cut = clean[x * xs + y * ys] && !rule[y * vw + x] ? 1 : 0;
       cuts[y - y0 + 1] = cuts[y - y0] + cut;
@@ -783,9 +834,15 @@ function outerPieces(data, w, h) {
   /** @type {number[]} */ const rx0 = [];
   /** @type {number[]} */ const rx1 = [];
   const rows = new Int32Array(h + 1);
+  // rows whose length is a multiple of 4 skip paper four pixels at a time
+  const words = w % 4 === 0 && data.byteOffset % 4 === 0 ? new Uint32Array(data.buffer, data.byteOffset, (w * h) / 4) : null;
   for (let y = 0; y < h; y++) {
     const row = y * w;
     for (let x = 0; x < w; x++) {
+      if (words && !(x & 3) && !words[(row + x) >> 2]) {
+        x += 3;
+        continue;
+      }
       if (!data[row + x]) continue;
       const x0 = x;
       while (x < w && data[row + x]) x++;
@@ -900,15 +957,32 @@ function outerPieces(data, w, h) {
 }
 
 /**
- * The lower median of the first `m` values of `buf` (sorted in place), as _row_medians: NaN under `least`.
+ * The lower median of the first `m` values of `buf` (reordered in place: quickselect), as _row_medians:
+ * NaN under `least`.
  * @param {Float64Array} buf
  * @param {number} m
  * @param {number} least
  */
 function lowerMedian(buf, m, least) {
   if (m < least || m === 0) return NaN;
-  const values = buf.subarray(0, m).sort();
-  return values[(m - 1) >> 1];
+  const k = (m - 1) >> 1;
+  for (let lo = 0, hi = m - 1; lo < hi; ) {
+    const pivot = buf[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (buf[i] < pivot) i++;
+      while (buf[j] > pivot) j--;
+      if (i > j) break;
+      const swap = buf[i];
+      buf[i++] = buf[j];
+      buf[j--] = swap;
+    }
+    if (k <= j) hi = j;  // between j and i: all equal to the pivot
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return buf[k];
 }
 
 /** np.round: halves to the even neighbour. @param {number} v */
