@@ -41,8 +41,9 @@ def estimate_shift(
 ) -> tuple[float, float, int]:
     """The camera's translation between two frames, from their digit boxes: (dx, dy, support), the
     shift most pairs of like-sized boxes agree on (within ``bin_frac`` of a digit's height, at least
-    ``min_bin_px``; the pairs within ``inlier_bins`` bins of the best bin vote) and how many pairs agree. A pan moves every box alike, while a wrong pairing agrees with nothing, so the mode is
-    the motion even among many like-sized digits. Support under 2 (one box, or nothing agrees) is no
+    ``min_bin_px``; the pairs within ``inlier_bins`` bins of the best bin vote) and how many pairs
+    agree. A pan moves every box alike, while a wrong pairing agrees with nothing, so the mode is the
+    motion even among many like-sized digits. Support under 2 (one box, or nothing agrees) is no
     estimate: (0, 0, support). The work grows with pairs within ``max_shift_px``, binned, not sorted."""
     if not len(before) or not len(after):
         return 0.0, 0.0, 0
