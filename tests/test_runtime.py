@@ -14,7 +14,7 @@ from edgedigits.core.errors import ArtifactError, UsageError
 from edgedigits.evaluation.scenes import SceneParams, Score, make_scene, render_lines
 from edgedigits.runtime import Detection, DigitRecognizer, OnnxModel
 from edgedigits.runtime.normalize import NormalizeParams, stroke_width, to_mnist
-from edgedigits.runtime.recognizer import group_lines
+from edgedigits.runtime.recognizer import LineParams, group_lines, in_letter_words
 from edgedigits.runtime.segment import resolve_polarity
 
 
@@ -129,6 +129,23 @@ def test_reading_order_lines_and_numbers():
     lines = group_lines(digits)
     assert [ln.text for ln in lines] == ["2024", "17", "9"]
     assert lines[0].box == (100, 8, 115, 44)
+
+
+def test_digit_like_letters_in_a_word_of_rejected_marks_are_rejected_too():
+    """ "Total 24": the o and l the model reads as digits sit in a word whose other letters it rejected;
+    "$25" and "x3" keep their digits (a mark beside a number is not a word of letters)."""
+
+    def row(labels, x, y):  # one mark every 30 px on a line: one word
+        return [Detection(label, 0.9, (x + 30 * i, y, 25, 40)) for i, label in enumerate(labels)]
+
+    total, number = row([7, 0, 7, 4, 1], 0, 0), row([2, 4], 300, 0)  # T o t a l, then 24 well apart
+    dollars, times = row([5, 2, 5], 0, 100), row([4, 3], 0, 200)  # $ 2 5, x 3
+    found = total + number + dollars + times
+    rejected = np.zeros(len(found), bool)
+    rejected[[0, 2, 3, 7, 10]] = True  # T, t, a; $; x
+    words = in_letter_words(found, rejected, LineParams())
+    assert np.flatnonzero(words).tolist() == [1, 4]  # the o and the l; never a mark already rejected
+    assert not in_letter_words(found, rejected, LineParams(word_letters=1.0)).any()  # the rule off
 
 
 def test_real_digits_written_in_lines_read_as_numbers(recognizer, test_split):

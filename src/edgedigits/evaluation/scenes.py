@@ -7,6 +7,7 @@ MNIST test split, which training never sees.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -153,9 +154,9 @@ def make_scene(
     return Scene(img, boxes, out_labels, indices)
 
 
-# --- pages: notebooks, columns, clutter, other hands, pencil, forms -----------------------------------
+# --- pages: notebooks, columns, clutter, other hands, pencil, forms, words ------------------------------
 
-PAGE_KINDS = ("blank", "notebook", "column", "clutter", "hands", "pencil", "form")
+PAGE_KINDS = ("blank", "notebook", "column", "clutter", "hands", "pencil", "form", "words")
 STYLES = (
     "tune",
     "heldout",
@@ -275,6 +276,15 @@ class Inks:
             return pen_mark(height, rng)[1]
         return tune_mark(height, rng)
 
+    def letter(self, height: int, rng: np.random.Generator) -> np.ndarray:
+        """A letter of a handwritten word: any Hershey letter (o and l too), or one of the pen's capitals."""
+        if self.style == "heldout":
+            from edgedigits.evaluation.penhand import MARK_KINDS, pen_mark
+
+            capitals = [k for k in MARK_KINDS if len(k) == 1 and k.isalpha()]
+            return pen_mark(height, rng, capitals[int(rng.integers(len(capitals)))])[1]
+        return hershey_alpha(string.ascii_letters[int(rng.integers(len(string.ascii_letters)))], height, rng)
+
 
 def _number_text(rng: np.random.Generator, lo: int = 1, hi: int = 5) -> str:
     return "".join(str(int(d)) for d in rng.integers(0, 10, int(rng.integers(lo, hi + 1))))
@@ -385,6 +395,33 @@ def _clutter(sheet: _Sheet, inks: Inks) -> None:
             sheet.line((x, y0), (x + tilt * (y1 - y0), y1), thick, col, rng.uniform(0.5, 1.0))
 
 
+def _words(sheet: _Sheet, inks: Inks) -> None:
+    """Lines of handwriting: words of letters, a letter gap apart, with numbers among them ("Total 245")."""
+    rng, scale = sheet.rng, sheet.h / 480
+    color, strength = _pen(rng)
+    pitch = rng.uniform(55, 75) * scale
+    for y in np.arange(pitch, sheet.h - 10, pitch):
+        height = int(pitch * rng.uniform(0.4, 0.6))
+        x = rng.uniform(15, 50) * scale
+        while True:
+            number = rng.random() < 0.35
+            text = _number_text(rng, 1, 4) if number else "." * int(rng.integers(2, 6))
+            inks_ = [inks.mnist(int(c), height, rng) if number else inks.letter(height, rng) for c in text]
+            gap = rng.uniform(3, 9) * scale if number else rng.uniform(0.08, 0.25) * height
+            width = sum(tight(a)[2] for a in inks_) + gap * (len(text) - 1)
+            if x + width > sheet.w - 10:
+                break
+            if number:
+                x = sheet.write_number(text, inks_, x, y, height, gap, 0.0, color, strength)
+            else:
+                for alpha in inks_:
+                    bx, by, bw, bh = tight(alpha)
+                    sheet.ink(alpha, int(round(x - bx)), int(round(y - bh - by)), color, strength)
+                    x += bw + gap
+                x -= gap
+            x += rng.uniform(1.2, 2.5) * height
+
+
 def _pencil(sheet: _Sheet, inks: Inks) -> None:
     rng, scale = sheet.rng, sheet.h / 480
     strength = rng.uniform(0.3, 0.5)  # grey graphite: a third to a half of a pen's contrast
@@ -466,6 +503,8 @@ def make_page(kind: str, inks: Inks, rng: np.random.Generator, width: int = 640,
         _pencil(sheet, inks)
     elif kind == "form":
         _form(sheet, inks)
+    elif kind == "words":
+        _words(sheet, inks)
     return sheet.finish(kind)
 
 

@@ -78,6 +78,9 @@ class LineParams:
     cut_gap: float = 0.5  # a piece cut by the border belongs to a number only this close to it: digits of
     # one number sit well under half a height apart, while marks and other numbers near the border
     # (within word_gap) would make a whole number in view partial
+    word_letters: float = 0.5  # a word (digits and rejected marks on a line, no gap over word_gap) whose
+    # rejected marks are more than this fraction of it is written in letters: its digit-like letters (the
+    # o and l of "Total") are rejected too; "$25", "x3" or "5%" keep their digits (1 for "off")
 
 
 def default_model_path() -> Path:
@@ -119,7 +122,7 @@ class DigitRecognizer:
         self.min_confidence = min_confidence
         self.vote_below = vote_below
 
-    def _probabilities(self, crops: np.ndarray) -> np.ndarray:
+    def probabilities(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities of ``crops`` [N, 28, 28]. Crops the model is less than ``vote_below`` sure
         of are read again shifted by one pixel four ways, in one batch, and the five readings averaged:
         centring by mass quantizes to whole pixels, and borderline digits then flip. Sure crops skip
@@ -146,7 +149,7 @@ class DigitRecognizer:
             return arrange([], np.zeros((0, 28, 28), np.float32), self.lines, [], cut)
         boxes = [tuple(int(v) for v in box) for box in found.boxes]
         crops = np.stack([to_mnist(ink, self.normalize) for ink in found.inks])
-        probs = self._probabilities(crops)
+        probs = self.probabilities(crops)
         labels = probs.argmax(1)
         top = probs[np.arange(len(probs)), labels]
         rejected = self.reject.rejects(top)
@@ -154,9 +157,27 @@ class DigitRecognizer:
         found_as = [
             Detection(int(self.labels[k]), float(p), b) for b, p, k in zip(boxes, top, labels, strict=True)
         ]
+        rejected |= in_letter_words(found_as, rejected, self.lines)
+        keep &= ~rejected
         digits = [d for d, kept in zip(found_as, keep, strict=True) if kept]
         others = [d for d, r in zip(found_as, rejected, strict=True) if r]
         return arrange(digits, crops[keep], self.lines, others, cut)
+
+
+def in_letter_words(found: list[Detection], rejected: np.ndarray, params: LineParams) -> np.ndarray:
+    """Which of ``found`` (every read crop; ``rejected`` marks those the model rejected) sit in a word of
+    letters: grouped into words like numbers are, a word whose rejected marks are more than
+    ``params.word_letters`` of it; each crop is judged by the model's own rejection alone first, so a word
+    is never what the rule itself made of it."""
+    out = np.zeros(len(found), bool)
+    if params.word_letters >= 1 or not rejected.any() or rejected.all():
+        return out
+    index = {id(d): i for i, d in enumerate(found)}
+    for word in group_lines(found, params):
+        members = [index[id(d)] for d in word.digits]
+        if rejected[members].mean() > params.word_letters:
+            out[members] = True
+    return out & ~rejected
 
 
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dy, dx) of the crops whose votes are averaged
