@@ -21,7 +21,7 @@ from edgedigits.runtime import DigitRecognizer
 from edgedigits.runtime.serve import ServeConfig, serve_in_thread
 from edgedigits.runtime.tracker import LabelStabilizer
 
-STILLS = {"blank": 2, "notebook": 3, "clutter": 3, "form": 2}  # held-out pages per condition
+STILLS = {"blank": 2, "notebook": 3, "clutter": 3, "form": 2, "words": 2}  # held-out pages per condition
 PANS, PAN_FRAMES = ("notebook", "clutter"), 20  # held-out panning videos, read frame by frame
 FAKE_CAMERA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 

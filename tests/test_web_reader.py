@@ -29,7 +29,7 @@ def parity(tmp_path_factory, data_dir) -> dict:
         pytest.skip("needs node and `npm ci` (onnxruntime-web) in the checkout")
     out = tmp_path_factory.mktemp("web_reader")
     cases = _web_cases()
-    cases.write_cases(out, ["notebook", "clutter", "form", "blank", "hands"], 1, "tune")
+    cases.write_cases(out, ["notebook", "clutter", "form", "blank", "hands", "words"], 1, "tune")
     cases.write_videos(out, ["notebook-pan"], 30, "tune")
     run = subprocess.run(
         ["node", "tests/web/parity_reader.mjs", str(out)],

@@ -6,7 +6,7 @@ import { arrange } from '../../src/edgedigits/web/reader/lines.js';
 import { LabelStabilizer, estimateShift } from '../../src/edgedigits/web/reader/tracker.js';
 
 /** @typedef {import('../../src/edgedigits/web/reader/types.js').Box} Box */
-const lines = { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5 };
+const lines = { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5, word_letters: 0.5 };
 const tracker = {
   window: 7, min_iou: 0.3, max_missed: 5, switch_ratio: 1.5, number_switch: null, number_window: null,
   max_shift_px: 160, size_ratio: 0.35, bin_frac: 0.25, min_bin_px: 3, inlier_bins: 1.5, join_inside: 0.8,
