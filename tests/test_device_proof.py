@@ -15,8 +15,10 @@ import numpy as np
 from conftest import cli
 from edgedigits.core.files import sha256_file
 from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME
-from edgedigits.core.registry import FORMATS, RUNTIME
+from edgedigits.core.registry import FORMATS, RUNTIME, default_formats
 from edgedigits.proof.verify import EAGER
+
+EXPORTED = default_formats()  # what export builds by default (web is asked for by name)
 
 # what a device's core install lacks: torch, onnx, and the runtimes that are extras
 BLOCKED = (
@@ -48,7 +50,7 @@ def test_verify_runs_on_a_core_install_against_the_stored_logits(exported, data_
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     status = {c["backend"]: c["status"] for c in report["checks"]}
-    want = {f"{f.name}/{r}": "pass" if r in core_runtimes() else "skip" for f in FORMATS for r in f.runtimes}
+    want = {f"{f.name}/{r}": "pass" if r in core_runtimes() else "skip" for f in EXPORTED for r in f.runtimes}
     assert status == {EAGER: "skip"} | want
     assert report["passed"] == sum(s == "pass" for s in want.values()) and report["failed"] == 0
     skipped = {c["backend"]: c["skipped"] for c in report["checks"] if c["status"] == "skip"}
@@ -75,7 +77,7 @@ def test_a_tampered_artifact_fails_on_a_core_install(models_copy, data_dir):
     (models_copy / "mnist_mlp.int8.onnx").write_bytes(bytes(blob))
     proc = core_cli("verify", "--models", str(models_copy), "--data-dir", str(data_dir))
     assert proc.returncode == 1
-    checks = 1 + sum(len(f.runtimes) for f in FORMATS)
+    checks = 1 + sum(len(f.runtimes) for f in EXPORTED)
     assert proc.stderr.strip().splitlines() == [
         f"error: 1 of {checks} parity checks failed: onnx_int8/onnxruntime (sha256 of mnist_mlp.int8.onnx "
         "does not match the manifest (tampered or re-exported?))"

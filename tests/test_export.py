@@ -15,7 +15,7 @@ from edgedigits.core import contract
 from edgedigits.core.errors import ArtifactError, UsageError
 from edgedigits.core.files import sha256_file
 from edgedigits.core.manifest import MANIFEST_NAME, REFERENCE_NAME, read_manifest
-from edgedigits.core.registry import BY_NAME, FORMATS, RUNTIME
+from edgedigits.core.registry import BY_NAME, RUNTIME, default_formats
 from edgedigits.core.rules import INT8
 from edgedigits.export.exporter import ExportConfig, export
 from edgedigits.export.formats import c_source, onnx_fp32, quiet
@@ -23,7 +23,9 @@ from edgedigits.proof.eager import eager_model
 from edgedigits.runtime import OnnxModel
 from edgedigits.train.model import Normalization
 
-CONSUMERS = [(f.name, backend) for f in FORMATS for backend in f.runtimes]
+EXPORTED = default_formats()  # what export builds by default (web is asked for by name)
+
+CONSUMERS = [(f.name, backend) for f in EXPORTED for backend in f.runtimes]
 FP32_CONSUMERS = [(name, b) for name, b in CONSUMERS if not BY_NAME[name].int8]
 
 
@@ -33,15 +35,16 @@ def eager_of(models):
 
 def test_every_registered_format_is_exported_and_covered(exported):
     models, manifest = exported
-    assert [a["format"] for a in manifest["artifacts"]] == [f.name for f in FORMATS]
-    assert {name for name, _ in CONSUMERS} == set(BY_NAME)
+    assert [a["format"] for a in manifest["artifacts"]] == [f.name for f in EXPORTED]
+    assert {name for name, _ in CONSUMERS} == {f.name for f in EXPORTED}
+    assert set(BY_NAME) - {f.name for f in EXPORTED} == {"web"}  # asked for by name: test_web_export.py
     for entry in manifest["artifacts"]:
         path = models / entry["file"]
         assert entry["sha256"] == sha256_file(path) and entry["bytes"] == path.stat().st_size
         assert entry["dtype"] == ("int8" if BY_NAME[entry["format"]].int8 else "float32")
         for companion in entry.get("companions", []):
             assert companion["sha256"] == sha256_file(models / companion["file"])
-    assert {p.name for p in models.iterdir()} == {n for f in FORMATS for n in f.files} | {
+    assert {p.name for p in models.iterdir()} == {n for f in EXPORTED for n in f.files} | {
         MANIFEST_NAME,
         REFERENCE_NAME,
     }
@@ -155,7 +158,7 @@ def test_export_makes_no_deprecation_noise(release, data_dir, tmp_path):
         )
     noisy = [w for w in caught if issubclass(w.category, DeprecationWarning | FutureWarning)]
     assert noisy == [], [str(w.message) for w in noisy]
-    assert {p.name for p in tmp_path.iterdir()} == {n for f in FORMATS for n in f.files} | {
+    assert {p.name for p in tmp_path.iterdir()} == {n for f in EXPORTED for n in f.files} | {
         MANIFEST_NAME,
         REFERENCE_NAME,
     }
@@ -241,10 +244,10 @@ def test_a_narrower_export_removes_what_it_no_longer_writes(release, tmp_path):
 def test_default_export_is_every_fp32_row_and_quantize_adds_the_int8_ones(exported):
     _, manifest = exported
     assert [a["format"] for a in manifest["artifacts"] if a["dtype"] == "float32"] == [
-        f.name for f in FORMATS if not f.int8
+        f.name for f in EXPORTED if not f.int8
     ]
     assert [a["format"] for a in manifest["artifacts"] if a["dtype"] == "int8"] == [
-        f.name for f in FORMATS if f.int8
+        f.name for f in EXPORTED if f.int8
     ]
 
 

@@ -10,7 +10,7 @@ from onnx import numpy_helper
 from conftest import cli
 from edgedigits.core.files import sha256_file
 from edgedigits.core.manifest import MANIFEST_NAME
-from edgedigits.core.registry import BY_NAME, FORMATS
+from edgedigits.core.registry import BY_NAME, default_formats
 from edgedigits.core.rules import FP32, INT8
 from edgedigits.export.exporter import ExportConfig, export
 from edgedigits.proof.reference import load_reference
@@ -18,13 +18,15 @@ from edgedigits.proof.verify import EAGER, table, verify
 from edgedigits.train.checkpoint import load_model
 from edgedigits.train.model import Normalization
 
-CHECKS = 1 + sum(len(f.runtimes) for f in FORMATS)  # the reference, then every (artifact, consumer)
+EXPORTED = default_formats()  # what export builds by default (web is asked for by name)
+
+CHECKS = 1 + sum(len(f.runtimes) for f in EXPORTED)  # the reference, then every (artifact, consumer)
 
 
 def test_clean_export_passes_every_check(reference):
     checks = verify(reference)
     backends = {c.backend for c in checks}
-    assert {f"{f.name}/{b}" for f in FORMATS for b in f.runtimes} | {EAGER} == backends
+    assert {f"{f.name}/{b}" for f in EXPORTED for b in f.runtimes} | {EAGER} == backends
     assert all(c.status == "pass" for c in checks), table(checks).plain()
     for c in checks:
         if c.dtype == "float32":
@@ -140,7 +142,7 @@ def test_bench_rows_and_goals(reference, runs):
     rows = bench(reference, runs=runs)
     names = [r.backend for r in rows]
     assert names[0] == "torch eager" and "onnx/cv2.dnn" in names and "onnx/onnx.reference" not in names
-    timed = {f"{f.name}/{b}" for f in FORMATS for b in f.runtimes if b != "onnx.reference"}
+    timed = {f"{f.name}/{b}" for f in EXPORTED for b in f.runtimes if b != "onnx.reference"}
     assert set(names[1:]) == timed
     for r in rows:
         assert r.skipped is None

@@ -216,3 +216,12 @@ def test_serve_over_https_with_a_self_signed_certificate(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_serve_answers_an_unchanged_file_with_304(served):
+    _, headers, _ = _get(served, "/x.wasm")
+    status, again, body = _get(served, "/x.wasm", headers={"If-None-Match": headers["ETag"]})
+    assert (status, body, again["ETag"]) == (304, b"", headers["ETag"])
+    _, packed, _ = _get(served, "/x.wasm", headers={"Accept-Encoding": "gzip"})
+    assert packed["ETag"] != headers["ETag"]  # another encoding is another entity
+    assert _get(served, "/x.wasm", headers={"If-None-Match": '"stale"'})[0] == 200

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from conftest import REPO
 
 
@@ -28,10 +29,14 @@ def parity(tmp_path_factory, data_dir) -> dict:
         pytest.skip("needs node and `npm ci` (onnxruntime-web) in the checkout")
     out = tmp_path_factory.mktemp("web_reader")
     cases = _web_cases()
-    cases.write_cases(out, ["notebook", "clutter", "form", "blank", "hands"], 1, "tune")
+    cases.write_cases(out, ["notebook", "clutter", "form", "blank", "hands", "words"], 1, "tune")
     cases.write_videos(out, ["notebook-pan"], 30, "tune")
     run = subprocess.run(
-        ["node", "tests/web/parity_reader.mjs", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120
+        ["node", "tests/web/parity_reader.mjs", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)

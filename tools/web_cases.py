@@ -34,6 +34,25 @@ from edgedigits.runtime.settings import web_contract
 from edgedigits.runtime.tracker import LabelStabilizer
 
 
+def write_case(out: Path, name: str, frame: np.ndarray, reader: DigitRecognizer) -> None:
+    """One frame's files: the gray frame, its masks, the blobs' inks and crops, and the recognition."""
+    gray = to_gray(frame)
+    mask = ink_mask(gray, reader.polarity, reader.segment)
+    clean, _ = remove_rules(mask, reader.segment)
+    blobs = find_blobs(clean, reader.segment)
+    crops = [to_mnist(ink, reader.normalize) for ink in blobs.inks]
+    for suffix, plane in ((".pgm", gray), (".mask.pgm", mask), (".clean.pgm", clean)):
+        cv2.imwrite(str(out / f"{name}{suffix}"), plane)
+    np.asarray(crops, "<f4").reshape(-1, 28, 28).tofile(out / f"{name}.crops.f32")
+    (out / f"{name}.inks.u8").write_bytes(b"".join(ink.tobytes() for ink in blobs.inks))
+    record = {
+        "boxes": blobs.boxes.tolist(),
+        "cut": blobs.cut.tolist(),
+        "recognition": reader.recognize(frame).to_json(),
+    }
+    (out / f"{name}.json").write_text(json.dumps(record))
+
+
 def write_cases(out: Path, kinds: list[str], pages: int, style: str) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     inks = Inks(load_split("test"), style)
@@ -42,28 +61,8 @@ def write_cases(out: Path, kinds: list[str], pages: int, style: str) -> list[str
     for kind in kinds:
         rng = np.random.default_rng(page_seed(kind, style))
         for i in range(pages):
-            page = make_page(kind, inks, rng)
-            name = f"{kind}-{style}-{i}"
-            gray = to_gray(page.image)
-            mask = ink_mask(gray, reader.polarity, reader.segment)
-            clean, _ = remove_rules(mask, reader.segment)
-            blobs = find_blobs(clean, reader.segment)
-            crops = (
-                np.stack([to_mnist(ink, reader.normalize) for ink in blobs.inks])
-                if len(blobs)
-                else (np.zeros((0, 28, 28), np.float32))
-            )
-            for suffix, plane in ((".pgm", gray), (".mask.pgm", mask), (".clean.pgm", clean)):
-                cv2.imwrite(str(out / f"{name}{suffix}"), plane)
-            crops.astype("<f4").tofile(out / f"{name}.crops.f32")
-            (out / f"{name}.inks.u8").write_bytes(b"".join(ink.tobytes() for ink in blobs.inks))
-            record = {
-                "boxes": blobs.boxes.tolist(),
-                "cut": blobs.cut.tolist(),
-                "recognition": reader.recognize(page.image).to_json(),
-            }
-            (out / f"{name}.json").write_text(json.dumps(record))
-            names.append(name)
+            names.append(f"{kind}-{style}-{i}")
+            write_case(out, names[-1], make_page(kind, inks, rng).image, reader)
     (out / "cases.json").write_text(json.dumps(names))
     (out / "contract.json").write_text(json.dumps(web_contract(reader.model.info), indent=1))
     return names

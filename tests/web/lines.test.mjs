@@ -1,10 +1,10 @@
 // Reading order, numbers and the JSON shape (lines.js), with known answers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CUT, arrange, groupLines, toJson } from '../../src/edgedigits/web/reader/lines.js';
+import { CUT, arrange, groupLines, inLetterWords, toJson } from '../../src/edgedigits/web/reader/lines.js';
 import { round4 } from '../../src/edgedigits/web/reader/numbers.js';
 
-const params = { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5 };
+const params = { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5, word_letters: 0.5 };
 /** @typedef {import('../../src/edgedigits/web/reader/types.js').Detection} Detection */
 /**
  * A 20x30 digit at (x, y).
@@ -71,4 +71,14 @@ test("round4 is Python's round(x, 4)", () => {
   // (0.12475 is 0.124749999... as a double, where Math.round(x * 1e4) / 1e4 gives 0.1248)
   assert.deepEqual([0.03125, 0.09375, 0.15625, 0.21875].map(round4), [0.0312, 0.0938, 0.1562, 0.2188]);
   assert.deepEqual([0.12475, 0.62805, 0.99995, 0.12345, 1, 0].map(round4), [0.1247, 0.628, 1, 0.1235, 1, 0]);
+});
+
+test('digit-like letters in a word of rejected marks are rejected too; a mark beside a number is not a word', () => {
+  /** @param {number[]} labels @param {number} x @param {number} y */
+  const row = (labels, x, y) => labels.map((label, i) => ({ label, confidence: 0.9, box: /** @type {[number, number, number, number]} */ ([x + 30 * i, y, 25, 40]) }));
+  const found = [...row([7, 0, 7, 4, 1], 0, 0), ...row([2, 4], 300, 0), ...row([5, 2, 5], 0, 100), ...row([4, 3], 0, 200)];
+  const rejected = found.map((_, i) => [0, 2, 3, 7, 10].includes(i));  // "Total": T, t, a; "$25": $; "x3": x
+  const words = inLetterWords(found, rejected, params);
+  assert.deepEqual(words.flatMap((w, i) => (w ? [i] : [])), [1, 4]);  // the o and the l only
+  assert.ok(!inLetterWords(found, rejected, { ...params, word_letters: 1 }).some(Boolean));  // the rule off
 });

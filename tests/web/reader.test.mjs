@@ -14,13 +14,13 @@ const contract = () => ({
   image_size: 28,
   reject: { score: 'max_softmax', threshold: 0.5 },
   reader: {
-    segment: {},
+    segment: /** @type {import('../../src/edgedigits/web/reader/segment.js').SegmentParams} */ ({}),  // read() skips it
     normalize: { fit_px: 20, min_stroke_px: 1.8 },
-    lines: { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5 },
+    lines: { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5, word_letters: 0.5 },
     classify: { vote_below: 0.98, min_confidence: 0, shifts: [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]] },
     tracker: {
       window: 7, min_iou: 0.3, max_missed: 5, switch_ratio: 1.5, number_switch: null, number_window: null,
-      max_shift_px: 160, size_ratio: 0.35, join_inside: 0.8,
+      max_shift_px: 160, size_ratio: 0.35, bin_frac: 0.25, min_bin_px: 3, inlier_bins: 1.5, join_inside: 0.8,
     },
   },
 });

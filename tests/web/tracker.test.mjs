@@ -6,11 +6,12 @@ import { arrange } from '../../src/edgedigits/web/reader/lines.js';
 import { LabelStabilizer, estimateShift } from '../../src/edgedigits/web/reader/tracker.js';
 
 /** @typedef {import('../../src/edgedigits/web/reader/types.js').Box} Box */
-const lines = { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5 };
+const lines = { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5, word_letters: 0.5 };
 const tracker = {
   window: 7, min_iou: 0.3, max_missed: 5, switch_ratio: 1.5, number_switch: null, number_window: null,
-  max_shift_px: 160, size_ratio: 0.35, join_inside: 0.8,
+  max_shift_px: 160, size_ratio: 0.35, bin_frac: 0.25, min_bin_px: 3, inlier_bins: 1.5, join_inside: 0.8,
 };
+const SHIFT = tracker;  // estimateShift reads its own keys of the tracker's settings
 /**
  * One frame's recognition of digits (label, x) on one line at y, 20x30 each.
  * @param {[number, number][]} digits
@@ -63,9 +64,9 @@ test('estimateShift: the translation most like-sized box pairs agree on', () => 
   const before = [[0, 0, 20, 30], [40, 0, 20, 30], [80, 5, 20, 30], [300, 300, 60, 10]];
   /** @type {Box[]} */
   const after = before.map(([x, y, w, h]) => [x + 37, y - 12, w, h]);
-  assert.deepEqual(estimateShift(before, after, 160, 0.35), [37, -12, 4]);
-  assert.deepEqual(estimateShift(before.slice(0, 1), after.slice(0, 1), 160, 0.35), [0, 0, 1]);  // one pair: no estimate
-  assert.deepEqual(estimateShift(before, after, 10, 0.35), [0, 0, 0]);  // beyond max_shift_px
+  assert.deepEqual(estimateShift(before, after, SHIFT), [37, -12, 4]);
+  assert.deepEqual(estimateShift(before.slice(0, 1), after.slice(0, 1), SHIFT), [0, 0, 1]);  // one pair: no estimate
+  assert.deepEqual(estimateShift(before, after, { ...SHIFT, max_shift_px: 10 }), [0, 0, 0]);  // beyond max_shift_px
 });
 
 test("tracks survive a pan faster than a digit's width", () => {

@@ -368,6 +368,11 @@ FORMATS: tuple[Format, ...] = (
 BY_NAME = {f.name: f for f in FORMATS}
 
 
+def default_formats() -> tuple[Format, ...]:
+    """The rows `export` builds unless --formats names others (int8 ones only with --quantize)."""
+    return tuple(f for f in FORMATS if f.default)
+
+
 def backends() -> dict[str, Runtime]:
     """The runtimes ``detect --backend`` offers, by their backend name, in table order."""
     return {r.backend: r for r in RUNTIMES if r.backend}

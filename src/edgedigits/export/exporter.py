@@ -102,7 +102,7 @@ def select(config: ExportConfig, arch: str, log: Callable[[str], None]) -> tuple
             if missing := fmt.export_missing():
                 raise MissingRuntime(f"--formats {fmt.name} needs its runtime: {missing}")
     else:
-        wanted = [f for f in registry.FORMATS if f.default and (config.quantize or not f.int8)]
+        wanted = [f for f in registry.default_formats() if config.quantize or not f.int8]
         left = {f.name: why for f in wanted if (why := f.refuses(arch) or f.export_missing())}
         for hint in sorted(set(left.values())):
             log(f"left out {', '.join(n for n, h in left.items() if h == hint)}: {hint}")

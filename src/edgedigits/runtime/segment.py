@@ -228,13 +228,13 @@ def _rule_pixels(
 def _fit_rules(centre: np.ndarray, extent: np.ndarray, piece: int):
     """Fit per-column centre rows ``centre`` [rules, columns] (NaN where a column says nothing clean)
     with straight-plus-gently-bent centre lines, given over each rule's ``extent`` (NaN outside); also
-    each line's slope and the fraction of its clean columns within 1.5 px of the straight fit."""
+    each line's slope and the fraction of its clean columns within ``RULE_FIT_PX[-1]`` of the straight fit."""
     n, w = centre.shape
     present = ~np.isnan(centre)
     cols = np.broadcast_to(np.arange(w, dtype=np.float64), centre.shape)
     use = present.copy()
     line = np.zeros_like(centre)
-    for limit in (np.inf, 3.0, 1.5):  # least squares per rule, refitted without outlying columns
+    for limit in (np.inf, *RULE_FIT_PX):  # least squares per rule, refitted without outlying columns
         use = present & (np.abs(centre - line) <= limit) if np.isfinite(limit) else present
         cnt = np.maximum(use.sum(1, keepdims=True), 1)
         mx = np.where(use, cols, 0).sum(1, keepdims=True) / cnt
@@ -243,7 +243,7 @@ def _fit_rules(centre: np.ndarray, extent: np.ndarray, piece: int):
         var = np.maximum((dx**2).sum(1, keepdims=True), 1e-9)
         slope = (dx * np.where(use, centre - my, 0)).sum(1, keepdims=True) / var
         line = my + slope * (cols - mx)
-    use = present & (np.abs(centre - line) <= 1.5)  # only a gentle bend is followed, never a bulge
+    use = present & (np.abs(centre - line) <= RULE_FIT_PX[-1])  # a gentle bend is followed, never a bulge
     pieces = -(-w // piece)
     residual = np.full((n, pieces * piece), np.nan)
     residual[:, :w] = np.where(use, centre - line, np.nan)
@@ -313,17 +313,22 @@ def _row_medians(values: np.ndarray, least: int = 3) -> np.ndarray:
     return np.where(valid >= least, median, np.nan)
 
 
-def _ink_across(mask: np.ndarray, centre: np.ndarray, present: np.ndarray, reach: int = 6) -> np.ndarray:
-    """Per rule and column, the ink within ``reach`` rows of the rule's centre line (NaN off the rule):
-    its median over the columns is the rule's own thickness (digits thicken only some columns). Six
-    rows cover pen-, pencil- and printed rules; wider looks took in the digits sitting on them (notebook
-    pages -0.4 points), so a marker line thicker than about 13 px is not taken out."""
-    offsets = np.arange(-reach, reach + 1)[None, :, None]
+def _ink_across(mask: np.ndarray, centre: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per rule and column, the ink within ``RULE_REACH_PX`` rows of the rule's centre line (NaN off the
+    rule): its median over the columns is the rule's own thickness (digits thicken only some columns)."""
+    offsets = np.arange(-RULE_REACH_PX, RULE_REACH_PX + 1)[None, :, None]
     safe = np.where(present, centre, 0)
     rows = np.clip(np.round(safe)[:, None, :].astype(np.int64) + offsets, 0, mask.shape[0] - 1)
     counts = (mask[rows, np.arange(mask.shape[1])[None, None, :]] > 0).sum(1).astype(np.float64)
     counts[~present] = np.nan
     return counts
+
+
+RULE_FIT_PX = (3.0, 1.5)  # a rule's line is refitted without the columns farther off it than these: a
+# digit on the rule bulges its centre by more, tilt and lens curvature by less
+RULE_REACH_PX = 6  # the ink across a rule is looked for this far from its centre line: it covers pen-,
+# pencil- and printed rules; wider looks took in the digits sitting on them (notebook pages -0.4 points),
+# so a marker line thicker than about 13 px is not taken out
 
 
 @dataclass(frozen=True)

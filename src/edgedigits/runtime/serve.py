@@ -75,11 +75,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.NOT_FOUND)
             return
         suffix = path.suffix.lower()
-        data = self._read(path)
         gzipped = suffix in COMPRESSIBLE and "gzip" in self.headers.get("Accept-Encoding", "")
+        stat = path.stat()
+        # revalidation is cheap: an unchanged file (and encoding) is a 304, not 14 MB of WebAssembly again
+        etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}{"-gz" if gzipped else ""}"'
+        if etag in (t.strip() for t in self.headers.get("If-None-Match", "").split(",")):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        data = path.read_bytes()
         if gzipped:
-            data = self._compressed(path, data)
+            data = self._compressed(path, stat.st_mtime_ns, data)
         self.send_response(HTTPStatus.OK)
+        self.send_header("ETag", etag)
         self.send_header(
             "Content-Type",
             TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
@@ -113,11 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return resolved
 
-    def _read(self, path: Path) -> bytes:
-        return path.read_bytes()
-
-    def _compressed(self, path: Path, data: bytes) -> bytes:
-        key = (path, path.stat().st_mtime_ns)
+    def _compressed(self, path: Path, mtime_ns: int, data: bytes) -> bytes:
+        key = (path, mtime_ns)
         if key not in self.cache:
             self.cache[key] = gzip.compress(data, compresslevel=6, mtime=0)
         return self.cache[key]

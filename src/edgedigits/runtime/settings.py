@@ -30,10 +30,17 @@ def reader_settings() -> dict:
         "number_switch",
         "number_window",
     )
-    shift = _defaults(tracker.estimate_shift, "max_shift_px", "size_ratio")
+    shift = _defaults(
+        tracker.estimate_shift, "max_shift_px", "size_ratio", "bin_frac", "min_bin_px", "inlier_bins"
+    )
     return {
         "segment": asdict(segment.SegmentParams())
-        | {"cut_line_aspect": segment.CUT_LINE_ASPECT, "max_fragment_width": segment.MAX_FRAGMENT_WIDTH},
+        | {
+            "cut_line_aspect": segment.CUT_LINE_ASPECT,
+            "max_fragment_width": segment.MAX_FRAGMENT_WIDTH,
+            "rule_fit_px": list(segment.RULE_FIT_PX),
+            "rule_reach_px": segment.RULE_REACH_PX,
+        },
         "normalize": asdict(NormalizeParams()),
         "lines": asdict(LineParams()),
         "classify": _defaults(DigitRecognizer, "vote_below", "min_confidence")

@@ -31,12 +31,19 @@ class _NumberTrack:
 
 
 def estimate_shift(
-    before: Sequence[Box], after: Sequence[Box], max_shift_px: float = 160.0, size_ratio: float = 0.35
+    before: Sequence[Box],
+    after: Sequence[Box],
+    max_shift_px: float = 160.0,
+    size_ratio: float = 0.35,
+    bin_frac: float = 0.25,
+    min_bin_px: float = 3.0,
+    inlier_bins: float = 1.5,
 ) -> tuple[float, float, int]:
     """The camera's translation between two frames, from their digit boxes: (dx, dy, support), the
-    shift most pairs of like-sized boxes agree on (within a quarter of a digit's height) and how many
-    pairs agree. A pan moves every box alike, while a wrong pairing agrees with nothing, so the mode is
-    the motion even among many like-sized digits. Support under 2 (one box, or nothing agrees) is no
+    shift most pairs of like-sized boxes agree on (within ``bin_frac`` of a digit's height, at least
+    ``min_bin_px``; the pairs within ``inlier_bins`` bins of the best bin vote) and how many pairs
+    agree. A pan moves every box alike, while a wrong pairing agrees with nothing, so the mode is the
+    motion even among many like-sized digits. Support under 2 (one box, or nothing agrees) is no
     estimate: (0, 0, support). The work grows with pairs within ``max_shift_px``, binned, not sorted."""
     if not len(before) or not len(after):
         return 0.0, 0.0, 0
@@ -50,7 +57,7 @@ def estimate_shift(
     shifts = d[near]
     if len(shifts) < 2:
         return 0.0, 0.0, len(shifts)
-    tol = max(3.0, 0.25 * float(np.median(b[:, 3])))
+    tol = max(min_bin_px, bin_frac * float(np.median(b[:, 3])))
     bins = np.floor(shifts / tol).astype(np.int64)
     keys, counts = np.unique(bins, axis=0, return_counts=True)
     table = {tuple(k): c for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
@@ -59,7 +66,7 @@ def estimate_shift(
         for kx, ky in keys.tolist()
     ]
     centre = (keys[int(np.argmax(score))] + 0.5) * tol
-    inliers = shifts[np.abs(shifts - centre).max(1) <= 1.5 * tol]
+    inliers = shifts[np.abs(shifts - centre).max(1) <= inlier_bins * tol]
     if len(inliers) < 2:
         return 0.0, 0.0, len(inliers)
     dx, dy = np.median(inliers, axis=0)

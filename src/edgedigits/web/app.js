@@ -96,10 +96,11 @@ function draw(result) {
   for (const line of result.lines) {
     const [x, y] = line.box;
     const w = viewCtx.measureText(line.text).width + 8 * scale;
+    const top = Math.max(0, y - 26 * scale);  // above the number, or inside the frame at its top edge
     viewCtx.fillStyle = '#16a34a';
-    viewCtx.fillRect(x - 4, y - 26 * scale, w, 22 * scale);
+    viewCtx.fillRect(x - 4, top, w, 22 * scale);
     viewCtx.fillStyle = '#ffffff';
-    viewCtx.fillText(line.text, x - 4 + 4 * scale, y - 6 * scale);
+    viewCtx.fillText(line.text, x - 4 + 4 * scale, top + 20 * scale);
   }
 }
 

@@ -6,11 +6,34 @@ import { round4 } from './numbers.js';
 /** @typedef {import('./types.js').Detection} Detection */
 /** @typedef {import('./types.js').Line} Line */
 /** @typedef {import('./types.js').Recognition} Recognition */
-/** @typedef {{same_line_overlap: number, word_gap: number, cut_gap: number}} LineParams  contract.reader.lines */
+/** @typedef {{same_line_overlap: number, word_gap: number, cut_gap: number, word_letters: number}} LineParams  contract.reader.lines */
 
 /** The label of a piece cut by the frame's border: never read, shown as "?" in its number's text. */
 export const CUT = -1;
 const CROP = SIZE * SIZE;
+
+/**
+ * Which of `found` (every read crop; `rejected[i]`: the model rejected it) sit in a word of letters:
+ * grouped into words as numbers are, a word whose rejected marks are more than `word_letters` of it (the
+ * o and l of "Total" go with the word). Each crop is judged by the model's own rejection first, so a word
+ * is never what the rule itself made of it.
+ * @param {Detection[]} found
+ * @param {boolean[]} rejected
+ * @param {LineParams} params
+ * @returns {boolean[]}
+ */
+export function inLetterWords(found, rejected, params) {
+  const out = found.map(() => false);
+  if (params.word_letters >= 1 || !rejected.some(Boolean) || rejected.every(Boolean)) return out;
+  const index = new Map(found.map((d, i) => [d, i]));
+  for (const word of groupLines(found, params)) {
+    const members = word.digits.map((d) => /** @type {number} */ (index.get(d)));
+    if (members.filter((i) => rejected[i]).length / members.length > params.word_letters) {
+      for (const i of members) out[i] = !rejected[i];
+    }
+  }
+  return out;
+}
 
 /**
  * Group digits into lines and put them, and their crops (crop i belongs to digits[i]), in reading order;

@@ -1,7 +1,7 @@
 // Frame -> digits in reading order and the numbers read: the Python reader's steps
 // (runtime/recognizer.py: DigitRecognizer.recognize), with every tunable read from the web export's
 // contract.json and the model run through a Predict (onnxruntime-web in the page).
-import { CUT, arrange } from './lines.js';
+import { CUT, arrange, inLetterWords } from './lines.js';
 import { SIZE, toMnist } from './normalize.js';
 import { findBlobs, inkMask, removeRules, toGrayRGBA } from './segment.js';
 
@@ -15,7 +15,7 @@ import { findBlobs, inkMask, removeRules, toGrayRGBA } from './segment.js';
  * @property {string[]} labels
  * @property {number} image_size
  * @property {{score: string, threshold: number}} reject
- * @property {{segment: object, normalize: import('./normalize.js').NormalizeParams,
+ * @property {{segment: import('./segment.js').SegmentParams, normalize: import('./normalize.js').NormalizeParams,
  *   lines: import('./lines.js').LineParams,
  *   classify: {vote_below: number, min_confidence: number, shifts: number[][]},
  *   tracker: import('./tracker.js').TrackerParams}} reader
@@ -81,11 +81,15 @@ export class Reader {
     /** @type {Detection[]} */
     const rejected = [];
     const kept = new Float32Array(n * CROP);
-    probs.forEach((p, i) => {
+    const foundAs = probs.map((p, i) => {
       const k = argmax(p);
-      const d = { label: this.labels[k], confidence: p[k], box: found.boxes[i] };
-      if (this.rejects(p[k])) rejected.push(d);
-      else if (p[k] >= classify.min_confidence) {
+      return { label: this.labels[k], confidence: p[k], box: found.boxes[i] };
+    });
+    const byModel = foundAs.map((d) => this.rejects(d.confidence));
+    const inWords = inLetterWords(foundAs, byModel, lines);
+    foundAs.forEach((d, i) => {
+      if (byModel[i] || inWords[i]) rejected.push(d);
+      else if (d.confidence >= classify.min_confidence) {
         kept.set(crops.subarray(i * CROP, (i + 1) * CROP), digits.length * CROP);
         digits.push(d);
       }

@@ -20,6 +20,9 @@ import { roundHalfEven } from './numbers.js';
  * @property {number | null} number_window  null: twice window
  * @property {number} max_shift_px
  * @property {number} size_ratio
+ * @property {number} bin_frac  shifts are binned by this fraction of a digit's height ...
+ * @property {number} min_bin_px  ... at least this many pixels
+ * @property {number} inlier_bins  the pairs within this many bins of the best bin vote
  * @property {number} join_inside
  */
 /** @typedef {{box: Box, missed: number, votes: [number, number][], label: number | null}} DigitTrack */
@@ -27,27 +30,26 @@ import { roundHalfEven } from './numbers.js';
 
 /**
  * The camera's translation between two frames, from their digit boxes: [dx, dy, support], the shift most
- * pairs of like-sized boxes agree on (within a quarter of a digit's height) and how many pairs agree. A
+ * pairs of like-sized boxes agree on (within `bin_frac` of a digit's height) and how many pairs agree. A
  * pan moves every box alike while a wrong pairing agrees with nothing, so the mode is the motion. Support
  * under 2 is no estimate: [0, 0, support].
  * @param {Box[]} before
  * @param {Box[]} after
- * @param {number} maxShiftPx
- * @param {number} sizeRatio
+ * @param {Pick<TrackerParams, 'max_shift_px' | 'size_ratio' | 'bin_frac' | 'min_bin_px' | 'inlier_bins'>} p
  * @returns {[number, number, number]}
  */
-export function estimateShift(before, after, maxShiftPx, sizeRatio) {
+export function estimateShift(before, after, p) {
   /** @type {[number, number][]} */
   const shifts = [];
   for (const a of before) {
     for (const b of after) {
       const dx = b[0] + b[2] / 2 - (a[0] + a[2] / 2), dy = b[1] + b[3] / 2 - (a[1] + a[3] / 2);
-      const like = Math.abs(b[3] - a[3]) <= sizeRatio * a[3] && Math.abs(b[2] - a[2]) <= sizeRatio * Math.max(a[2], a[3]);
-      if (like && Math.max(Math.abs(dx), Math.abs(dy)) <= maxShiftPx) shifts.push([dx, dy]);
+      const like = Math.abs(b[3] - a[3]) <= p.size_ratio * a[3] && Math.abs(b[2] - a[2]) <= p.size_ratio * Math.max(a[2], a[3]);
+      if (like && Math.max(Math.abs(dx), Math.abs(dy)) <= p.max_shift_px) shifts.push([dx, dy]);
     }
   }
   if (shifts.length < 2) return [0, 0, shifts.length];
-  const tol = Math.max(3, 0.25 * median(after.map((b) => b[3])));
+  const tol = Math.max(p.min_bin_px, p.bin_frac * median(after.map((b) => b[3])));
   /** @type {Map<string, number>} */
   const counts = new Map();
   for (const [dx, dy] of shifts) {
@@ -63,7 +65,7 @@ export function estimateShift(before, after, maxShiftPx, sizeRatio) {
     if (score > best) [best, centre] = [score, [kx, ky]];
   }
   const [cx, cy] = centre.map((k) => (k + 0.5) * tol);
-  const inliers = shifts.filter(([dx, dy]) => Math.max(Math.abs(dx - cx), Math.abs(dy - cy)) <= 1.5 * tol);
+  const inliers = shifts.filter(([dx, dy]) => Math.max(Math.abs(dx - cx), Math.abs(dy - cy)) <= p.inlier_bins * tol);
   if (inliers.length < 2) return [0, 0, inliers.length];
   return [median(inliers.map((s) => s[0])), median(inliers.map((s) => s[1])), inliers.length];
 }
@@ -106,7 +108,7 @@ export class LabelStabilizer {
   update(result) {
     const boxes = result.digits.map((d) => d.box);
     const live = this.tracks.filter((t) => t.missed === 0).map((t) => t.box);
-    const [dx, dy] = estimateShift(live, boxes, this.params.max_shift_px, this.params.size_ratio);
+    const [dx, dy] = estimateShift(live, boxes, this.params);
     this.shift = [dx, dy];
     for (const t of [...this.tracks, ...this.numberTracks]) {
       t.box = [roundHalfEven(t.box[0] + dx), roundHalfEven(t.box[1] + dy), t.box[2], t.box[3]];
