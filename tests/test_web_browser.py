@@ -238,8 +238,13 @@ def test_the_page_is_an_installable_app_that_caches_every_file(site, browser):
         " [k, (await (await caches.open(k)).keys()).map((r) => new URL(r.url).pathname)]))));"
     )
     precache = json.loads((root / "precache.json").read_text())
-    assert [name for name, _ in cached] == [f"edgedigits-{precache['version']}"]
+    assert [name for name, _ in cached] == [f"edgedigits {url} {precache['version']}"]
     assert sorted(cached[0][1]) == sorted("/" + f.removeprefix("./") for f in precache["files"])
+    browser.execute_async_script(  # the shared browser's later pages are not this worker's
+        "const done = arguments[0];"
+        "navigator.serviceWorker.getRegistrations().then((rs) => Promise.all(rs.map((r) => r.unregister())))"
+        ".then(() => done(null));"
+    )
 
 
 def test_a_photo_picked_by_the_user_is_read(site, browser):

@@ -44,6 +44,8 @@ def test_web_folder_holds_page_reader_model_and_runtime(web_export):
         "precache.json"
     }
     assert re.fullmatch(r"[0-9a-f]{16}", precache["version"])
+    # a new export is a new service worker (browsers reinstall one only when its bytes change)
+    assert (web / "sw.js").read_text().startswith(f"// export {precache['version']}\n")
 
 
 def test_manifest_hashes_every_file_of_the_folder(web_export):
@@ -174,15 +176,20 @@ def test_serve_compresses_for_clients_that_take_gzip(served):
 def test_serve_refuses_a_folder_without_the_page(tmp_path):
     result = cli("serve", "--folder", str(tmp_path), "--port", "0")
     assert result.returncode == 2
-    assert "holds no index.html: write it with `edgedigits export --formats web`" in result.stderr
+    assert "holds no index.html: write it with `edgedigits export --formats web --out build`" in result.stderr
+    (tmp_path / "index.html").write_text("")
     with pytest.raises(UsageError, match="--cert and --key go together"):
-        (tmp_path / "index.html").write_text("")
         make_server(ServeConfig(tmp_path, port=0, cert=tmp_path / "cert.pem"))
+    key = tmp_path / "key.pem"
+    with pytest.raises(UsageError, match="key.pem is inside the served folder, so it would be published"):
+        make_server(ServeConfig(tmp_path, port=0, cert=tmp_path.parent / "cert.pem", key=key))
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
 def test_serve_over_https_with_a_self_signed_certificate(tmp_path):
-    (tmp_path / "index.html").write_text("<title>secure</title>")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<title>secure</title>")
     subprocess.run(
         [
             "openssl",
@@ -203,7 +210,7 @@ def test_serve_over_https_with_a_self_signed_certificate(tmp_path):
         check=True,
         capture_output=True,
     )
-    config = ServeConfig(tmp_path, port=0, cert=tmp_path / "cert.pem", key=tmp_path / "key.pem")
+    config = ServeConfig(site, port=0, cert=tmp_path / "cert.pem", key=tmp_path / "key.pem")
     server = make_server(config)
     import threading
 

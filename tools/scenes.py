@@ -3,8 +3,9 @@
 For each condition (MNIST digits on blank paper, lined notebook, columns of numbers, clutter marks and
 ruled lines, other hands, small pencil digits under a shadow, a dense 1280x720 form, lines of handwritten
 words with numbers among them): digit box recall and precision at IoU >= 0.5, end-to-end label accuracy
-per digit, and numbers read exactly, against the targets. ``tune`` pages are what the constants were tuned on; ``heldout`` pages come from another seed
-range and write other hands and other marks with the pen of edgedigits.evaluation.penhand, never tuned on.
+per digit, and numbers read exactly, against the targets. ``tune`` pages are what the constants were
+tuned on; ``heldout`` pages come from another seed range and write other hands and other marks with the
+pen of edgedigits.evaluation.penhand, never tuned on.
 Usage: python tools/scenes.py [--pages 60] [--style both] [--kinds notebook,clutter] [--model PATH]
                               [--save DIR] [--json]
 """

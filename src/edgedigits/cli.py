@@ -273,8 +273,9 @@ def formats(
 @friendly_errors
 def serve(
     folder: Annotated[
-        Path, typer.Option(help="The web export's folder (edgedigits export --formats web writes it).")
-    ] = Path("models/web"),
+        Path,
+        typer.Option(help="The web export's folder (edgedigits export --formats web --out build writes it)."),
+    ] = Path("build/web"),
     host: Annotated[
         str,
         typer.Option(help="Address to listen on: 127.0.0.1 for this machine, 0.0.0.0 for phones on the LAN."),

@@ -68,7 +68,7 @@ class Needs:
 
 
 TRAIN = Needs("train", "torch")  # every exporter starts from the eager torch model
-CHROMIUM_HINT = "apt-get install chromium chromium-driver (Debian/Ubuntu)"
+CHROMIUM_HINT = "apt-get install chromium chromium-driver (Debian)"
 
 
 @dataclass(frozen=True)

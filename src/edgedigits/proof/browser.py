@@ -80,6 +80,7 @@ class BrowserModel:
             self.browser = chromium()
         except Exception:
             self.server.shutdown()
+            self.server.server_close()
             raise
         weakref.finalize(self, _close, self.browser, self.server)
         self.browser.get(url + "?proof")
@@ -103,7 +104,10 @@ class BrowserModel:
         """Batch-1 latencies in ms, timed inside the page (WebDriver's round trip left out): each the
         mean of ten calls, as the page's clock ticks in 0.1 ms steps."""
         encoded = base64.b64encode(np.ascontiguousarray(image, np.float32).tobytes()).decode()
-        return self.browser.execute_async_script(LATENCIES, encoded, runs)
+        result = self.browser.execute_async_script(LATENCIES, encoded, runs)
+        if isinstance(result, dict):
+            raise ArtifactError(f"the web page's model failed: {result.get('error')}")
+        return result
 
     def batch_seconds(self) -> float:
         """How long the model took in the page over the last ``predict`` (transfers left out)."""

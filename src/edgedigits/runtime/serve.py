@@ -53,6 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     server_version = "edgedigits"
     sys_version = ""
+    timeout = 30  # seconds a connection may stay silent (a TLS client that never says hello included)
 
     def __init__(self, *args, root: Path, cache: dict, log: Callable[[str], None], **kwargs) -> None:
         self.root, self.cache, self.log = root, cache, log
@@ -84,7 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
             self.end_headers()
             return
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError:  # removed since (a re-export while serving)
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
         if gzipped:
             data = self._compressed(path, stat.st_mtime_ns, data)
         self.send_response(HTTPStatus.OK)
@@ -101,7 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         if body:
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except ConnectionError:  # the browser went away (a reload mid-download): nothing to say
+                return
 
     def _resolve(self, raw: str) -> Path | None:
         """The file a request path names under ``root``, or None (missing, or outside the folder)."""
@@ -123,13 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
         return resolved
 
     def _compressed(self, path: Path, mtime_ns: int, data: bytes) -> bytes:
-        key = (path, mtime_ns)
-        if key not in self.cache:
-            self.cache[key] = gzip.compress(data, compresslevel=6, mtime=0)
-        return self.cache[key]
+        """gzip of the file as it is now; one entry per file, so re-exports do not pile up."""
+        cached = self.cache.get(path)
+        if cached is None or cached[0] != mtime_ns:
+            cached = self.cache[path] = (mtime_ns, gzip.compress(data, compresslevel=6, mtime=0))
+        return cached[1]
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's signature)
-        if args and str(args[1]).startswith(("4", "5")):  # errors only: a page load is 20 requests
+        if len(args) > 1 and str(args[1]).startswith(("4", "5")):  # errors only: a page load is 20 requests
             self.log(f"{self.address_string()} {format % args}")
 
 
@@ -138,11 +147,13 @@ def make_server(config: ServeConfig, log: Callable[[str], None] = print) -> Thre
     folder = config.folder.resolve()
     if not (folder / "index.html").is_file():
         raise UsageError(
-            f"{config.folder} holds no index.html: write it with `edgedigits export --formats web` "
-            "(it is the web/ folder of the export)"
+            f"{config.folder} holds no index.html: write it with "
+            "`edgedigits export --formats web --out build` (it is the web/ folder of the export)"
         )
     if (config.cert is None) != (config.key is None):
         raise UsageError("--cert and --key go together (a certificate and its private key)")
+    if config.key is not None and config.key.resolve().is_relative_to(folder):
+        raise UsageError(f"--key {config.key} is inside the served folder, so it would be published")
     handler = partial(_Handler, root=folder, cache={}, log=log)
     try:
         server = ThreadingHTTPServer((config.host, config.port), handler)
@@ -155,7 +166,8 @@ def make_server(config: ServeConfig, log: Callable[[str], None] = print) -> Thre
         except (OSError, ssl.SSLError) as exc:
             server.server_close()
             raise UsageError(f"cannot use --cert {config.cert} / --key {config.key} ({exc})") from exc
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        # the handshake happens in the connection's own thread (on its first read), not in accept()
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     server.daemon_threads = True
     return server
 

@@ -53,6 +53,12 @@ let facing = params.get('camera') === 'user' ? 'user' : 'environment';
 let paused = false;
 /** @type {MediaStream | null} */
 let stream = null;
+let cameraTurn = 0;  // which start of the camera is the current one
+
+function stopCamera() {
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+}
 
 /**
  * Read one frame's pixels and show what was read.
@@ -139,6 +145,7 @@ async function readImage(url, video = false) {
 async function readStill(image, name) {
   stabilizer = null;  // a still is read as it is, without votes over frames
   try {
+    await state.ready;
     const blob = typeof image === 'string' ? await (await fetch(image)).blob() : image;
     const bitmap = await createImageBitmap(blob);
     await readFrame(bitmap, bitmap.width, bitmap.height, name);
@@ -158,9 +165,11 @@ async function startCamera() {
       + '(or http://localhost). Use `edgedigits serve --cert …`, or read a photo below.');
     return;
   }
-  stream?.getTracks().forEach((t) => t.stop());
+  const turn = ++cameraTurn;  // a later switch, or a photo, supersedes this start
+  stopCamera();
+  let got;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: facing } }, audio: false });
+    got = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: facing } }, audio: false });
   } catch (err) {
     const name = err instanceof DOMException ? err.name : '';
     if (name === 'NotAllowedError' || name === 'SecurityError') {
@@ -173,14 +182,20 @@ async function startCamera() {
     }
     return;
   }
+  if (turn !== cameraTurn) {  // superseded while the camera was being asked for
+    got.getTracks().forEach((t) => t.stop());
+    return;
+  }
+  stream = got;
   $('message').hidden = true;
   state.error = null;
   video.srcObject = stream;
   await video.play();
   stabilizer = contract && new LabelStabilizer(contract.reader.tracker, contract.reader.lines);
   for (const id of ['switch', 'pause']) /** @type {HTMLButtonElement} */ ($(id)).disabled = false;
+  const mine = stream;
   const tick = async () => {
-    if (!stream?.active) return;
+    if (stream !== mine || !mine.active) return;  // switched or stopped: this loop ends
     if (!paused && video.videoWidth > 0) {
       try {
         await readFrame(video, video.videoWidth, video.videoHeight, 'camera');
@@ -206,13 +221,15 @@ function wireControls() {
   $('photo').addEventListener('change', (event) => {
     const file = /** @type {HTMLInputElement} */ (event.target).files?.[0];
     if (!file) return;
-    stream?.getTracks().forEach((t) => t.stop());
-    stream = null;
+    cameraTurn++;  // a camera still starting is not started any more
+    stopCamera();
     readStill(file, file.name);
   });
   $('copy').addEventListener('click', () => {
     const text = [...$('numbers').children].map((li) => li.firstChild?.textContent ?? '').join('\n');
-    navigator.clipboard?.writeText(text).catch(() => showMessage('Copying is not allowed here; select the numbers instead.'));
+    const refused = () => showMessage('Copying is not allowed here; select the numbers instead.');
+    if (navigator.clipboard) navigator.clipboard.writeText(text).catch(refused);
+    else refused();  // no clipboard API on plain http
   });
 }
 

@@ -1,6 +1,8 @@
 // Offline: the first visit caches every file of the export (precache.json lists them, and names the
 // cache after their hash, so a new export replaces the old cache); later visits are served from it.
 const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
+// caches of this page's folder only: other pages on the origin (a GitHub Pages user site) keep theirs
+const PREFIX = `edgedigits ${sw.registration.scope} `;
 
 /** @returns {Promise<{version: string, files: string[]}>} */
 async function precacheList() {
@@ -12,7 +14,7 @@ async function precacheList() {
 sw.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const list = await precacheList();
-    const cache = await caches.open(`edgedigits-${list.version}`);
+    const cache = await caches.open(PREFIX + list.version);
     await cache.addAll(list.files.map((f) => new Request(f, { cache: 'reload' })));
     await sw.skipWaiting();
   })());
@@ -23,7 +25,7 @@ sw.addEventListener('activate', (event) => {
     const list = await precacheList().catch(() => null);
     if (list) {
       for (const key of await caches.keys()) {
-        if (key.startsWith('edgedigits-') && key !== `edgedigits-${list.version}`) await caches.delete(key);
+        if (key.startsWith(PREFIX) && key !== PREFIX + list.version) await caches.delete(key);
       }
     }
     await sw.clients.claim();

@@ -51,8 +51,11 @@ def onnx_to_web(ctx: ExportContext, path: Path) -> None:
         shutil.copyfile(runtime / name, folder / "ort" / name)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     digest = hashlib.sha256(b"".join((folder / f).read_bytes() for f in files)).hexdigest()[:16]
-    # the service worker's cache is named after everything it caches: a new export replaces it
+    # the service worker's cache is named after everything it caches, and sw.js carries that name: a
+    # browser installs a service worker again only when its script's bytes change
     (folder / "precache.json").write_text(json.dumps({"version": digest, "files": ["./", *files]}) + "\n")
+    sw = folder / "sw.js"
+    sw.write_text(f"// export {digest}\n" + sw.read_text())
 
 
 def ort_web_dir() -> Path:
