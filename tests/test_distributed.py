@@ -182,6 +182,7 @@ def test_every_train_config_field_survives_the_nproc_command_line(tmp_path, monk
         "resume": tmp_path / "ckpt.pt",
         "teacher": tmp_path / "teacher.pt",
         "amp": True,
+        "arch": "cnn",
     }
     settable = [f for f in fields(TrainConfig) if f.init]
     assert set(given) == {f.name for f in settable}, "give the new TrainConfig field a value here"
