@@ -18,7 +18,7 @@ from edgedigits.evaluation.web_parity import Parity
 from edgedigits.evaluation.y4m import write_y4m
 from edgedigits.proof.browser import chromium, wait_ready
 from edgedigits.runtime import DigitRecognizer
-from edgedigits.runtime.serve import ServeConfig, serve_in_thread
+from edgedigits.runtime.serve import ServeConfig, serving, stop
 from edgedigits.runtime.tracker import LabelStabilizer
 
 STILLS = {"blank": 2, "notebook": 3, "clutter": 3, "form": 2, "words": 2}  # held-out pages per condition
@@ -42,10 +42,8 @@ def site(tmp_path_factory, web_export, test_split):
         rng = np.random.default_rng(pan_seed(kind, "pan", "heldout", 0, True))
         for t, (frame, _) in enumerate(pan_frames(kind, "pan", inks, rng, PanParams(frames=PAN_FRAMES))):
             cv2.imwrite(str(frames / f"pan-{kind}-{t:02d}.png"), frame)
-    server, url = serve_in_thread(ServeConfig(root, port=0))
-    yield root, url
-    server.shutdown()
-    server.server_close()
+    with serving(ServeConfig(root, port=0)) as (_, url):
+        yield root, url
 
 
 @pytest.fixture(scope="session")
@@ -187,15 +185,11 @@ def test_a_broken_model_is_said_plainly(site, browser, tmp_path):
     broken = tmp_path / "web"
     shutil.copytree(root, broken, ignore=shutil.ignore_patterns("frames"))
     (broken / "mnist_mlp.onnx").write_bytes(b"this is not an ONNX model")
-    server, url = serve_in_thread(ServeConfig(broken, port=0))
-    try:
+    with serving(ServeConfig(broken, port=0)) as (_, url):
         browser.get(url + "?nosw&image=icon.svg")
         assert "The model could not be loaded" in _message(browser)
         assert "edgedigits export --formats web" in _message(browser)
         assert not _uncaught(browser)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.slow
@@ -206,25 +200,24 @@ def test_it_reads_offline_after_the_first_visit(site, camera_page, tmp_path):
     y4m, _ = camera_page
     own = tmp_path / "web"
     shutil.copytree(root, own, ignore=shutil.ignore_patterns("frames"))
-    server, url = serve_in_thread(ServeConfig(own, port=0))
-    driver = chromium(*FAKE_CAMERA, f"--use-file-for-fake-video-capture={y4m}")
-    try:
-        _open(driver, url)
-        _poll(driver, "return navigator.serviceWorker.controller !== null")
-        server.shutdown()
-        server.server_close()
-        driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd(
-            "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-        )
-        driver.refresh()
-        wait_ready(driver)
-        result = _poll(driver, "const r = window.edgedigits.lastResult; return r && r.frame >= 3 && r;")
-        assert len(result["lines"]) >= 6
-        assert not _uncaught(driver)
-    finally:
-        driver.quit()
+    with serving(ServeConfig(own, port=0)) as (server, url):
+        driver = chromium(*FAKE_CAMERA, f"--use-file-for-fake-video-capture={y4m}")
+        try:
+            _open(driver, url)
+            _poll(driver, "return navigator.serviceWorker.controller !== null")
+            stop(server)
+            driver.execute_cdp_cmd("Network.enable", {})
+            driver.execute_cdp_cmd(
+                "Network.emulateNetworkConditions",
+                {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+            )
+            driver.refresh()
+            wait_ready(driver)
+            result = _poll(driver, "const r = window.edgedigits.lastResult; return r && r.frame >= 3 && r;")
+            assert len(result["lines"]) >= 6
+            assert not _uncaught(driver)
+        finally:
+            driver.quit()
 
 
 def test_the_page_is_an_installable_app_that_caches_every_file(site, browser):

@@ -18,7 +18,7 @@ from conftest import cli
 from edgedigits.core.errors import ArtifactError, UsageError
 from edgedigits.core.manifest import read_manifest
 from edgedigits.export.formats import web_page
-from edgedigits.runtime.serve import ServeConfig, make_server, serve_in_thread
+from edgedigits.runtime.serve import ServeConfig, make_server, serving
 from edgedigits.runtime.settings import reader_settings
 
 PAGE = ("index.html", "app.js", "model.js", "sw.js", "style.css", "manifest.webmanifest", "icon.svg")
@@ -122,10 +122,8 @@ def served(tmp_path):
     (root / "manifest.webmanifest").write_text("{}")
     (tmp_path / "secret.txt").write_text("outside the folder")
     (root / "link.txt").symlink_to(tmp_path / "secret.txt")
-    server, url = serve_in_thread(ServeConfig(root, port=0))
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with serving(ServeConfig(root, port=0)) as (server, _):
+        yield server.server_address[1]
 
 
 def _get(port, path, method="GET", headers=None):
@@ -211,18 +209,12 @@ def test_serve_over_https_with_a_self_signed_certificate(tmp_path):
         capture_output=True,
     )
     config = ServeConfig(site, port=0, cert=tmp_path / "cert.pem", key=tmp_path / "key.pem")
-    server = make_server(config)
-    import threading
-
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(config) as (server, url):
+        assert url.startswith("https://")
         context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
         conn = http.client.HTTPSConnection("localhost", server.server_address[1], context=context, timeout=10)
         conn.request("GET", "/")
         assert b"<title>secure" in conn.getresponse().read()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_serve_answers_an_unchanged_file_with_304(served):

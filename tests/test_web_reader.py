@@ -29,8 +29,13 @@ def parity(tmp_path_factory, data_dir) -> dict:
         pytest.skip("needs node and `npm ci` (onnxruntime-web) in the checkout")
     out = tmp_path_factory.mktemp("web_reader")
     cases = _web_cases()
-    cases.write_cases(out, ["notebook", "clutter", "form", "blank", "hands", "words"], 1, "tune")
-    cases.write_videos(out, ["notebook-pan"], 30, "tune")
+    from edgedigits.core import data
+    from edgedigits.evaluation.scenes import Inks
+    from edgedigits.runtime.recognizer import DigitRecognizer
+
+    inks, reader = Inks(data.load_split("test", data_dir), "tune"), DigitRecognizer()
+    cases.write_cases(out, ["notebook", "clutter", "form", "blank", "hands", "words"], 1, inks, reader)
+    cases.write_videos(out, ["notebook-pan"], 30, inks, reader)
     run = subprocess.run(
         ["node", "tests/web/parity_reader.mjs", str(out)],
         cwd=REPO,

@@ -38,10 +38,14 @@ def _node(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory, data_dir) -> dict:
     """Generated pages of each style, each style in a folder of its own."""
-    folders = {}
+    from edgedigits.core import data
+    from edgedigits.evaluation.scenes import Inks
+    from edgedigits.runtime.recognizer import DigitRecognizer
+
+    folders, test, reader = {}, data.load_split("test", data_dir), DigitRecognizer()
     for style in ("tune", "heldout"):
         folders[style] = tmp_path_factory.mktemp(f"web_segment_{style}")
-        _web_cases().write_cases(folders[style], KINDS, 2, style)
+        _web_cases().write_cases(folders[style], KINDS, 2, Inks(test, style), reader)
     return folders
 
 

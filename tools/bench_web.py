@@ -42,7 +42,7 @@ from edgedigits.core import data
 from edgedigits.evaluation.scenes import STYLES, Inks, Page, Score, make_page, page_seed
 from edgedigits.proof.browser import chromium, wait_ready
 from edgedigits.runtime import DigitRecognizer
-from edgedigits.runtime.serve import ServeConfig, serve_in_thread
+from edgedigits.runtime.serve import ServeConfig, serving
 
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = REPO / "tools" / "web_bench"
@@ -419,36 +419,35 @@ def main() -> None:
         }
         python = {kind.name: Engine() for kind in kinds}
         ours = {kind.name: Engine(extra={"cold_ms": [], "cold_wall_ms": []}, warm=Score()) for kind in kinds}
-        server, base = serve_in_thread(ServeConfig(root, port=0))
-        browser = chromium(timeout_s=600)
-        try:
-            out["chromium"] = f"Chromium {browser.capabilities.get('browserVersion', '?')} headless"
-            print("browser reader, cold ...", file=sys.stderr, flush=True)
-            try:  # first, in the fresh profile: its first load is measured
-                out["transfer"] = cold_pass(browser, base, kinds, ours)
-            except SystemExit as exc:
-                out["browser_error"] = str(exc)
-                ours = None
-            print("browser reader and Python runtime, warm ...", file=sys.stderr, flush=True)
-            warm_pass(browser, kinds, args.runs, ours, python)
-            out["kinds"] = {kind.name: {"python": python[kind.name].to_json()} for kind in kinds}
-            for kind in [] if ours is None else kinds:
-                pairs = zip(ours[kind.name].ms, python[kind.name].ms, strict=True)
-                out["kinds"][kind.name] |= {
-                    "browser": ours[kind.name].to_json(),
-                    "ratio_paired_p50": median([b / p for b, p in pairs]),  # page by page, same load
-                }
-            for psm in [] if args.no_tesseract else [int(p) for p in args.psm.split(",")]:
-                print(f"tesseract.js psm {psm} ...", file=sys.stderr, flush=True)
-                about, tess = tesseract(browser, base, kinds, psm)
-                out.setdefault("tesseract_js", {"raw_bytes": tess_raw, "gzip_bytes": tess_gzip, "runs": {}})
-                out["tesseract_js"]["runs"][f"psm {psm}"] = about
-                for kind in kinds:
-                    out["kinds"][kind.name][f"tesseract.js psm {psm}"] = tess[kind.name].to_json()
-        finally:
-            browser.quit()
-            server.shutdown()
-            server.server_close()
+        with serving(ServeConfig(root, port=0)) as (_, base):
+            browser = chromium(timeout_s=600)
+            try:
+                out["chromium"] = f"Chromium {browser.capabilities.get('browserVersion', '?')} headless"
+                print("browser reader, cold ...", file=sys.stderr, flush=True)
+                try:  # first, in the fresh profile: its first load is measured
+                    out["transfer"] = cold_pass(browser, base, kinds, ours)
+                except SystemExit as exc:
+                    out["browser_error"] = str(exc)
+                    ours = None
+                print("browser reader and Python runtime, warm ...", file=sys.stderr, flush=True)
+                warm_pass(browser, kinds, args.runs, ours, python)
+                out["kinds"] = {kind.name: {"python": python[kind.name].to_json()} for kind in kinds}
+                for kind in [] if ours is None else kinds:
+                    pairs = zip(ours[kind.name].ms, python[kind.name].ms, strict=True)
+                    out["kinds"][kind.name] |= {
+                        "browser": ours[kind.name].to_json(),
+                        "ratio_paired_p50": median([b / p for b, p in pairs]),  # page by page, same load
+                    }
+                for psm in [] if args.no_tesseract else [int(p) for p in args.psm.split(",")]:
+                    print(f"tesseract.js psm {psm} ...", file=sys.stderr, flush=True)
+                    about, tess = tesseract(browser, base, kinds, psm)
+                    sizes = {"raw_bytes": tess_raw, "gzip_bytes": tess_gzip}
+                    out.setdefault("tesseract_js", sizes | {"runs": {}})
+                    out["tesseract_js"]["runs"][f"psm {psm}"] = about
+                    for kind in kinds:
+                        out["kinds"][kind.name][f"tesseract.js psm {psm}"] = tess[kind.name].to_json()
+            finally:
+                browser.quit()
     if args.json:
         print(json.dumps(out, indent=2))
     else:

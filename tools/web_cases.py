@@ -53,10 +53,10 @@ def write_case(out: Path, name: str, frame: np.ndarray, reader: DigitRecognizer)
     (out / f"{name}.json").write_text(json.dumps(record))
 
 
-def write_cases(out: Path, kinds: list[str], pages: int, style: str) -> list[str]:
+def write_cases(out: Path, kinds: list[str], pages: int, inks: Inks, reader: DigitRecognizer) -> list[str]:
+    """``pages`` pages of each kind in ``inks``' style, each a case, plus ``cases.json`` and the contract."""
     out.mkdir(parents=True, exist_ok=True)
-    inks = Inks(load_split("test"), style)
-    reader = DigitRecognizer()
+    style = inks.style
     names = []
     for kind in kinds:
         rng = np.random.default_rng(page_seed(kind, style))
@@ -68,11 +68,10 @@ def write_cases(out: Path, kinds: list[str], pages: int, style: str) -> list[str
     return names
 
 
-def write_videos(out: Path, videos: list[str], frames: int, style: str) -> list[str]:
+def write_videos(out: Path, videos: list[str], frames: int, inks: Inks, reader: DigitRecognizer) -> list[str]:
     """Each ``KIND-MOTION`` video's per-frame recognitions and the Python stabilizer's results on them."""
     out.mkdir(parents=True, exist_ok=True)
-    inks = Inks(load_split("test"), style)
-    reader = DigitRecognizer()
+    style = inks.style
     names = []
     for video in videos:
         kind, motion = video.split("-")
@@ -103,8 +102,9 @@ def main() -> None:
     ap.add_argument("--videos", default="notebook-pan", help="KIND-MOTION,... ('' for none)")
     ap.add_argument("--frames", type=int, default=30, help="frames per video")
     args = ap.parse_args()
-    names = write_cases(args.out, args.kinds.split(","), args.pages, args.style)
-    videos = write_videos(args.out, [v for v in args.videos.split(",") if v], args.frames, args.style)
+    inks, reader = Inks(load_split("test"), args.style), DigitRecognizer()
+    names = write_cases(args.out, args.kinds.split(","), args.pages, inks, reader)
+    videos = write_videos(args.out, [v for v in args.videos.split(",") if v], args.frames, inks, reader)
     print(f"wrote {len(names)} cases and {len(videos)} videos to {args.out}")
 
 

@@ -20,7 +20,7 @@ from edgedigits.core.data import load_split
 from edgedigits.evaluation.scenes import Inks, make_page, page_seed
 from edgedigits.evaluation.y4m import write_y4m
 from edgedigits.proof.browser import chromium, wait_ready
-from edgedigits.runtime.serve import ServeConfig, serve_in_thread
+from edgedigits.runtime.serve import ServeConfig, serving
 
 
 def main() -> None:
@@ -42,30 +42,29 @@ def main() -> None:
         page = make_page("notebook", Inks(load_split("test"), "heldout"), rng).image
         y4m = work / "page.y4m"
         write_y4m(y4m, [page] * 3)
-        server, url = serve_in_thread(ServeConfig(models / "web", port=0))
-        browser = chromium(
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={y4m}",
-            f"--window-size={args.size.replace('x', ',')}",
-        )
-        try:
-            browser.get(url + "?nosw")
-            wait_ready(browser)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                result = browser.execute_script("return window.edgedigits.lastResult")
-                if result and result["frame"] >= 10:
-                    break
-                time.sleep(0.2)
-            else:
-                raise SystemExit("the page read no frames from the fake camera within 30 s")
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            browser.save_screenshot(str(args.out))
-            print(f"wrote {args.out}: {' '.join(line['text'] for line in result['lines'])}")
-        finally:
-            browser.quit()
-            server.shutdown()
+        with serving(ServeConfig(models / "web", port=0)) as (_, url):
+            browser = chromium(
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={y4m}",
+                f"--window-size={args.size.replace('x', ',')}",
+            )
+            try:
+                browser.get(url + "?nosw")
+                wait_ready(browser)
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    result = browser.execute_script("return window.edgedigits.lastResult")
+                    if result and result["frame"] >= 10:
+                        break
+                    time.sleep(0.2)
+                else:
+                    raise SystemExit("the page read no frames from the fake camera within 30 s")
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                browser.save_screenshot(str(args.out))
+                print(f"wrote {args.out}: {' '.join(line['text'] for line in result['lines'])}")
+            finally:
+                browser.quit()
 
 
 if __name__ == "__main__":

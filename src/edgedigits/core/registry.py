@@ -82,6 +82,8 @@ class Runtime:
     needs: Needs | None = None
     backend: str | None = None  # the name `detect --backend` offers it under
     oracle: bool = False  # a correctness oracle, not a runtime: verify runs it, bench does not time it
+    self_timed: bool = False  # its model times itself where it runs (``latencies``, ``batch_seconds``):
+    # bench leaves the transport to it (WebDriver's round trip) out
 
     def missing(self) -> str | None:
         return self.needs.missing() if self.needs else None
@@ -114,6 +116,7 @@ RUNTIMES: tuple[Runtime, ...] = (
         "chromium",
         "edgedigits.proof.browser:BrowserModel",
         Needs("web", "selenium", programs=("chromium", "chromedriver"), programs_hint=CHROMIUM_HINT),
+        self_timed=True,
     ),
 )
 RUNTIME = {r.name: r for r in RUNTIMES}

@@ -104,7 +104,7 @@ def bench(ref: Reference, runs: int = 500) -> list[BenchRow]:
                 rows.append(BenchRow(name, artifact.file, size, skipped=str(exc)))
                 continue
             extra = {"flash_bytes": footprint.flash, "ram_bytes": footprint.ram} if footprint else {}
-            clock = model if hasattr(model, "latencies") else None
+            clock = model if runtime.self_timed else None
             rows.append(_timed(name, artifact.file, size, model.predict, ref, runs, clock, **extra))
     return rows
 

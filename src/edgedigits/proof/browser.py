@@ -8,12 +8,13 @@ import base64
 import shutil
 import tempfile
 import weakref
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from edgedigits.core.errors import ArtifactError, MissingRuntime
-from edgedigits.runtime.serve import ServeConfig, serve_in_thread
+from edgedigits.runtime.serve import ServeConfig, serving
 
 CHUNK = 2000  # images per call into the page: 6 MB of base64, well within what WebDriver carries
 # Chromium as root in a container, with nothing that phones home (the network here is closed: without
@@ -75,14 +76,10 @@ class BrowserModel:
     export's folder by ``edgedigits serve``'s server."""
 
     def __init__(self, path: Path) -> None:
-        self.server, url = serve_in_thread(ServeConfig(Path(path).parent, port=0))
-        try:
+        with ExitStack() as stack:  # the server stops if chromium does not start
+            _, url = stack.enter_context(serving(ServeConfig(Path(path).parent, port=0)))
             self.browser = chromium()
-        except Exception:
-            self.server.shutdown()
-            self.server.server_close()
-            raise
-        weakref.finalize(self, _close, self.browser, self.server)
+            weakref.finalize(self, _close, self.browser, stack.pop_all())
         self.browser.get(url + "?proof")
         wait_ready(self.browser)
 
@@ -144,9 +141,8 @@ window.edgedigits.predict(new Float32Array(bytes.buffer), n).then((logits) => {
 """
 
 
-def _close(browser, server) -> None:
+def _close(browser, server: ExitStack) -> None:
     try:
         browser.quit()
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()

@@ -11,7 +11,8 @@ import mimetypes
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
@@ -194,9 +195,21 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def serve_in_thread(config: ServeConfig) -> tuple[ThreadingHTTPServer, str]:
-    """A server on a free port in a background thread, and its base URL (for tests and proof)."""
+@contextmanager
+def serving(config: ServeConfig) -> Iterator[tuple[ThreadingHTTPServer, str]]:
+    """The server in a background thread and its base URL, stopped on leaving (tests, proof, tools);
+    ``stop`` ends it earlier (a test taking the page offline)."""
     server = make_server(config, log=lambda _: None)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}/"
+    try:
+        yield server, f"{'https' if config.cert else 'http'}://{host}:{port}/"
+    finally:
+        stop(server)
+
+
+def stop(server: ThreadingHTTPServer) -> None:
+    """Stop serving and close the socket; a second call does nothing."""
+    if server.socket.fileno() != -1:
+        server.shutdown()
+        server.server_close()

@@ -44,7 +44,7 @@ class Outliers:
     keep: float = 0.99  # the rejection threshold keeps this fraction of the MNIST test digits, both as
     # they are and as the runtime renders them (the renderings are the harder set, so they set it)
     hand_drawn: float = 0.0  # share of the non-digits drawn by hand (train.scrawl, digits crossed out);
-    # the rest are OpenCV's glyphs and shapes. See ARCH_OUTLIERS for who gets them.
+    # the rest are OpenCV's glyphs and shapes. See ARCH_HAND_DRAWN for who gets them.
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction <= 1 or self.weight < 0 or self.bank < 1 or self.renderings < 0:

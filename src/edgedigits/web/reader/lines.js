@@ -1,4 +1,5 @@
 // Reading order and numbers (runtime/recognizer.py: group_lines, arrange, Recognition.to_json).
+import { union } from './boxes.js';
 import { SIZE } from './normalize.js';
 import { round4 } from './numbers.js';
 
@@ -149,10 +150,6 @@ export function median(values) {
  * @returns {Line}
  */
 function line(group) {
-  const x0 = Math.min(...group.map((d) => d.box[0]));
-  const y0 = Math.min(...group.map((d) => d.box[1]));
-  const x1 = Math.max(...group.map((d) => d.box[0] + d.box[2]));
-  const y1 = Math.max(...group.map((d) => d.box[1] + d.box[3]));
   const text = group.map((d) => (d.label === CUT ? '?' : String(d.label))).join('');
-  return { text, box: [x0, y0, x1 - x0, y1 - y0], digits: group };
+  return { text, box: union(group.map((d) => d.box)), digits: group };
 }

@@ -1,7 +1,7 @@
 // Stability over video (runtime/tracker.py): each digit box and each number is tracked across frames,
 // after the camera's own motion is taken out, and voted over its last frames, so what is shown stays
 // put while it is in view.
-import { greedyMatches } from './boxes.js';
+import { greedyMatches, intersection, union } from './boxes.js';
 import { arrange, median } from './lines.js';
 import { roundHalfEven } from './numbers.js';
 
@@ -252,9 +252,7 @@ function first(totals) {
  * @param {Box} b
  */
 function inside(a, b) {
-  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
-  return (ix * iy) / Math.max(1, a[2] * a[3]);
+  return intersection(a, b) / Math.max(1, a[2] * a[3]);
 }
 
 /**
@@ -264,7 +262,5 @@ function inside(a, b) {
  */
 function join(pieces) {
   const sorted = [...pieces].sort((a, b) => a.box[0] - b.box[0]);
-  const x0 = Math.min(...sorted.map((p) => p.box[0])), y0 = Math.min(...sorted.map((p) => p.box[1]));
-  const x1 = Math.max(...sorted.map((p) => p.box[0] + p.box[2])), y1 = Math.max(...sorted.map((p) => p.box[1] + p.box[3]));
-  return { text: sorted.map((p) => p.text).join(''), box: [x0, y0, x1 - x0, y1 - y0], digits: sorted.flatMap((p) => p.digits) };
+  return { text: sorted.map((p) => p.text).join(''), box: union(sorted.map((p) => p.box)), digits: sorted.flatMap((p) => p.digits) };
 }
