@@ -133,6 +133,30 @@ def test_the_tracker_and_the_scorer_match_boxes_alike():
     assert (score.matched, score.correct) == (2, 2)
 
 
+def test_digits_cut_by_the_frame_are_neither_asked_for_nor_counted():
+    """A still page's digit whose ink the border cuts is reported as partial by design: scoring leaves it
+    and a reading of it out, and numbers holding it."""
+    from edgedigits.evaluation.scenes import Page, Score
+
+    page = Page(
+        np.zeros((100, 200, 3), np.uint8),
+        [(10, 10, 20, 30), (40, 10, 20, 30), (185, 50, 15, 30)],  # the third reaches the right border
+        [1, 2, 3],
+        [("12", (10, 10, 50, 30)), ("3", (185, 50, 15, 30))],
+        "notebook",
+    )
+    assert page.cut() == {2} and page.whole_numbers() == [("12", (10, 10, 50, 30))]
+    score = Score()
+    score.add(
+        page.boxes,
+        page.labels,
+        [(10, 10, 20, 30), (185, 50, 15, 30), (100, 60, 10, 20)],
+        [1, 3, 7],
+        ignore=page.cut(),
+    )
+    assert (score.truths, score.predictions, score.matched, score.correct) == (2, 2, 1, 1)
+
+
 def test_image_folder_and_outputs(noisy_video, tmp_path, data_dir):
     _, scene = noisy_video
     folder = tmp_path / "in"

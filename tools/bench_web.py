@@ -76,7 +76,7 @@ class Engine:
 
     def add(self, page: Page, ms: float, read: list[tuple[str, tuple]]) -> None:
         self.ms.append(ms)
-        self.score.add_numbers(page.numbers, [(text, tuple(box)) for text, box in read])
+        self.score.add_numbers(page.whole_numbers(), [(text, tuple(box)) for text, box in read])
 
     def to_json(self) -> dict:
         return (
@@ -223,7 +223,7 @@ def cold_pass(browser, base: str, kinds: list[Kind], engines: dict[str, Engine])
                 transfer = first_load(browser.execute_script(TRANSFER), base)
             engines[kind.name].extra["cold_ms"].append(result["ms"])
             engines[kind.name].extra["cold_wall_ms"].append(at)
-            engines[kind.name].score.add_numbers(page.numbers, lines_read(result))
+            engines[kind.name].score.add_numbers(page.whole_numbers(), lines_read(result))
     return transfer
 
 
@@ -249,7 +249,7 @@ def warm_pass(browser, kinds: list[Kind], runs: int, ours: dict | None, python: 
                     result, frame = read_again(browser, url, frame)
                     times.append(result["ms"])
                 ours[kind.name].ms.append(statistics.median(times))
-                ours[kind.name].warm.add_numbers(page.numbers, lines_read(result))
+                ours[kind.name].warm.add_numbers(page.whole_numbers(), lines_read(result))
             times = []
             for _ in range(runs):
                 t0 = time.perf_counter()

@@ -8,7 +8,7 @@ MNIST test split, which training never sees.
 from __future__ import annotations
 
 import string
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -174,6 +174,19 @@ class Page:
     labels: list[int]
     numbers: list[tuple[str, Box]]  # every written number: its digits' labels and its box
     kind: str
+
+    def cut(self) -> set[int]:
+        """The digits the frame's border cuts (their ink box reaches it). The reader reports what they
+        belong to as partial by design, so scoring neither asks for them nor counts a reading of them."""
+        return {i for i, box in enumerate(self.boxes) if self._at_border(box)}
+
+    def whole_numbers(self) -> list[tuple[str, Box]]:
+        """The written numbers none of whose digits the frame's border cuts."""
+        return [(text, box) for text, box in self.numbers if not self._at_border(box)]
+
+    def _at_border(self, box: Box) -> bool:
+        x, y, w, h = box
+        return x <= 0 or y <= 0 or x + w >= self.image.shape[1] or y + h >= self.image.shape[0]
 
 
 class _Sheet:
@@ -524,13 +537,17 @@ class Score:
         pred_boxes: Sequence[Box],
         pred_labels: Sequence[int],
         min_iou: float = 0.5,
+        ignore: Collection[int] = (),
     ) -> None:
-        """Digits matched one to one by IoU (best pairs first)."""
-        self.truths += len(truth_boxes)
-        self.predictions += len(pred_boxes)
-        for i, j in greedy_matches(truth_boxes, pred_boxes, min_iou):
-            self.matched += 1
-            self.correct += int(truth_labels[i] == pred_labels[j])
+        """Digits matched one to one by IoU (best pairs first). ``ignore``: truth digits neither asked for
+        nor, where a prediction matches one, counted (digits cut by the frame's border)."""
+        pairs = greedy_matches(truth_boxes, pred_boxes, min_iou)
+        self.truths += len(truth_boxes) - len(set(ignore))
+        self.predictions += len(pred_boxes) - sum(i in ignore for i, _ in pairs)
+        for i, j in pairs:
+            if i not in ignore:
+                self.matched += 1
+                self.correct += int(truth_labels[i] == pred_labels[j])
 
     def add_numbers(
         self, truth: Sequence[tuple[str, Box]], read: Sequence[tuple[str, Box]], min_iou: float = 0.5
@@ -611,14 +628,16 @@ def page_seed(kind: str, style: str, seed: int = 0) -> int:
 
 def score_pages(recognize, kind: str, inks: Inks, pages: int, seed: int = 0) -> Score:
     """Score ``recognize`` (frame -> Recognition) on ``pages`` pages of one condition: digit boxes
-    (IoU >= 0.5), labels, and whole numbers read exactly."""
+    (IoU >= 0.5), labels, and whole numbers read exactly; digits and numbers the frame's border cuts
+    are left out (``Page.cut``)."""
     rng = np.random.default_rng(page_seed(kind, inks.style, seed))
     score = Score()
     for _ in range(pages):
         page = make_page(kind, inks, rng)
         result = recognize(page.image)
-        score.add(page.boxes, page.labels, [d.box for d in result.digits], [d.label for d in result.digits])
-        score.add_numbers(page.numbers, [(line.text, line.box) for line in result.lines])
+        read = [d.box for d in result.digits], [d.label for d in result.digits]
+        score.add(page.boxes, page.labels, *read, ignore=page.cut())
+        score.add_numbers(page.whole_numbers(), [(line.text, line.box) for line in result.lines])
     return score
 
 
