@@ -58,6 +58,17 @@ def test_a_digit_cut_by_each_border_is_not_in_lines(page_and_reading, border):
     assert {"partial"} <= set(result.to_json())
 
 
+def test_a_whole_digit_a_pixel_from_the_border_is_read(page_and_reading):
+    """The margin that catches a stroke the border cuts (it ends 0-2 px inside the frame) must not take a
+    whole digit ending a pixel short of the border: the border itself holds no ink beside it."""
+    image, recognizer, whole = page_and_reading
+    x = min(d.box[0] for d in whole.digits)
+    touching = recognizer.recognize(np.ascontiguousarray(image[:, x:]))
+    assert {"?024", "?8", "?6420"} <= {p.text for p in touching.partial}
+    result = recognizer.recognize(np.ascontiguousarray(image[:, x - 1 :]))
+    assert {"2024", "48", "86420"} <= {line.text for line in result.lines}
+
+
 def test_still_pages_read_as_before(page_and_reading):
     _, _, whole = page_and_reading
     assert " ".join(line.text for line in whole.lines) == "2024 17 365 12 48 1990 7 301 86420"

@@ -29,7 +29,7 @@ from edgedigits.evaluation.pan import PanParams, pan_frames, pan_seed
 from edgedigits.evaluation.scenes import Inks, make_page, page_seed
 from edgedigits.runtime.normalize import to_mnist
 from edgedigits.runtime.recognizer import DigitRecognizer
-from edgedigits.runtime.segment import find_blobs, ink_mask, remove_rules, to_gray
+from edgedigits.runtime.segment import find_blobs, open_specks, remove_rules, thresholded, to_gray
 from edgedigits.runtime.settings import web_contract
 from edgedigits.runtime.tracker import LabelStabilizer
 
@@ -37,11 +37,12 @@ from edgedigits.runtime.tracker import LabelStabilizer
 def write_case(out: Path, name: str, frame: np.ndarray, reader: DigitRecognizer) -> None:
     """One frame's files: the gray frame, its masks, the blobs' inks and crops, and the recognition."""
     gray = to_gray(frame)
-    mask = ink_mask(gray, reader.polarity, reader.segment)
+    raw = thresholded(gray, reader.polarity, reader.segment)
+    mask = open_specks(raw, reader.segment)
     clean, _ = remove_rules(mask, reader.segment)
-    blobs = find_blobs(clean, reader.segment)
+    blobs = find_blobs(clean, reader.segment, raw)
     crops = [to_mnist(ink, reader.normalize) for ink in blobs.inks]
-    for suffix, plane in ((".pgm", gray), (".mask.pgm", mask), (".clean.pgm", clean)):
+    for suffix, plane in ((".pgm", gray), (".raw.pgm", raw), (".mask.pgm", mask), (".clean.pgm", clean)):
         cv2.imwrite(str(out / f"{name}{suffix}"), plane)
     np.asarray(crops, "<f4").reshape(-1, 28, 28).tofile(out / f"{name}.crops.f32")
     (out / f"{name}.inks.u8").write_bytes(b"".join(ink.tobytes() for ink in blobs.inks))

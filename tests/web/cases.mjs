@@ -34,6 +34,7 @@ export function readPgm(path) {
  *   them, and the Python reader's recognition as `detect --json` writes it
  * @property {string} name
  * @property {Plane} gray
+ * @property {Plane} raw  the thresholded mask, specks left in
  * @property {Plane} mask
  * @property {Plane} clean
  * @property {Float32Array} crops
@@ -63,6 +64,7 @@ export function readCases(dir) {
     return {
       name,
       gray: readPgm(join(dir, `${name}.pgm`)),
+      raw: readPgm(join(dir, `${name}.raw.pgm`)),
       mask: readPgm(join(dir, `${name}.mask.pgm`)),
       clean: readPgm(join(dir, `${name}.clean.pgm`)),
       crops: new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length)),

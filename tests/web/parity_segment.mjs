@@ -1,11 +1,11 @@
 // The browser segmenter against the Python one on the cases of `python tools/web_cases.py DIR`:
 //   node tests/web/parity_segment.mjs DIR
 // prints one JSON object: per case, per page kind and in total, the fraction of pixels equal to
-// Python's (ink mask; clean mask from Python's ink mask, and chained from the JS one), and how many
+// Python's (thresholded and ink masks; clean mask from Python's ink mask, and chained from the JS one), and how many
 // Python boxes a JS box matches at IoU >= 0.9 and the reverse, and how many are the very same box (blobs
 // and cut pieces, from Python's clean mask, and chained from the JS one).
 import { readCases, readContract } from './cases.mjs';
-import { findBlobs, inkMask, removeRules } from '../../src/edgedigits/web/reader/segment.js';
+import { findBlobs, openSpecks, removeRules, thresholded } from '../../src/edgedigits/web/reader/segment.js';
 
 const MIN_IOU = 0.9;
 const POLARITY = 'dark-on-light';  // the Python reader's default, which web_cases.py reads with
@@ -38,7 +38,7 @@ function samePixels(a, b) {
   return { equal, pixels: a.data.length };
 }
 
-const PIXELS = ['ink', 'clean', 'clean_chain'];
+const PIXELS = ['raw', 'ink', 'clean', 'clean_chain'];
 const BOXES = ['boxes', 'boxes_chain', 'cut', 'cut_chain'];
 
 /** Fractions of summed counts (1 where there is nothing to match). @param {Record<string, any>[]} rows */
@@ -68,12 +68,14 @@ const seg = readContract(dir).reader.segment;
 /** @type {Record<string, Record<string, any>>} */
 const cases = {};
 for (const c of readCases(dir)) {
-  const mask = inkMask(c.gray, POLARITY, seg);
+  const raw = thresholded(c.gray, POLARITY, seg);
+  const mask = openSpecks(raw, seg);
   const clean = removeRules(c.mask, seg);
   const chain = removeRules(mask, seg);
-  const blobs = findBlobs(c.clean, seg);
-  const chained = findBlobs(chain, seg);
+  const blobs = findBlobs(c.clean, seg, c.raw);
+  const chained = findBlobs(chain, seg, raw);
   cases[c.name] = {
+    raw: samePixels(raw, c.raw),
     ink: samePixels(mask, c.mask),
     clean: samePixels(clean, c.clean),
     clean_chain: samePixels(chain, c.clean),

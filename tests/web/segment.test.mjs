@@ -146,6 +146,12 @@ test('findBlobs: a piece touching any border is cut, not read', () => {
   assert.deepEqual([all.boxes, all.cut], [[[0, 60, 10, 20]], []]);
   // a line running into the frame is not a cut digit
   assert.deepEqual(findBlobs(rect(plane(W, H), 0, 60, 100, 3), SEG).cut, []);
+  // with the thresholded mask: cut only where the border beside the piece holds ink
+  const near = ring(plane(W, H), 2, 60, 10, 20, 3);
+  assert.deepEqual(findBlobs(near, SEG, near).boxes, [[2, 60, 10, 20]]);
+  const inked = rect(ring(plane(W, H), 2, 60, 10, 20, 3), 0, 70, 2, 3);
+  assert.deepEqual(findBlobs(near, SEG, inked).cut, [[2, 60, 10, 20]]);
+  assert.deepEqual(findBlobs(near, SEG, rect(ring(plane(W, H), 2, 60, 10, 20, 3), 0, 90, 2, 3)).cut, []);
 });
 
 test('findBlobs drops specks by contour area, which is not the pixel count', () => {

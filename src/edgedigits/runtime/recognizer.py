@@ -19,8 +19,9 @@ from edgedigits.runtime.segment import (
     SegmentParams,
     check_polarity,
     find_blobs,
-    ink_mask,
+    open_specks,
     remove_rules,
+    thresholded,
     to_gray,
 )
 
@@ -142,8 +143,9 @@ class DigitRecognizer:
             raise FrameError(f"frame must be uint8, got {gray.dtype}")
         if gray.size == 0:
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
-        clean, _ = remove_rules(ink_mask(gray, self.polarity, self.segment), self.segment)
-        found = find_blobs(clean, self.segment)
+        raw = thresholded(gray, self.polarity, self.segment)
+        clean, _ = remove_rules(open_specks(raw, self.segment), self.segment)
+        found = find_blobs(clean, self.segment, raw)
         cut = [Detection(CUT, 0.0, tuple(int(v) for v in box)) for box in found.cut]
         if not len(found):
             return arrange([], np.zeros((0, 28, 28), np.float32), self.lines, [], cut)

@@ -92,20 +92,28 @@ def resolve_polarity(gray: np.ndarray, polarity: str) -> Polarity:
 
 
 def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarray:
-    """Binary uint8 mask (255 = ink) of a grayscale frame.
+    """Binary uint8 mask (255 = ink) of a grayscale frame: ``thresholded``, specks opened away.
 
     Binary on purpose: MNIST itself was made from binary NIST digits, anti-aliased by the downscale the
     normalizer repeats; keeping grey levels instead scored lower on the synthetic scenes."""
+    return open_specks(thresholded(gray, polarity, params), params)
+
+
+def thresholded(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarray:
+    """Ink as the adaptive threshold finds it (light blur; darker than its neighbourhood), specks left
+    in: a stroke the frame's border cuts still reaches the border here, which the opening undoes."""
     paper = gray if resolve_polarity(gray, polarity) is Polarity.DARK_ON_LIGHT else cv2.bitwise_not(gray)
     if params.blur_ksize:
         paper = cv2.GaussianBlur(paper, (params.blur_ksize, params.blur_ksize), 0)
     block = max(3, int(min(gray.shape) * params.block_frac) | 1)
     local = cv2.blur(paper, (block, block), borderType=cv2.BORDER_REPLICATE)
-    mask = cv2.compare(paper, cv2.convertScaleAbs(local, alpha=1.0 - params.threshold_ratio), cv2.CMP_LT)
-    if params.open_ksize:
-        kernel = np.ones((params.open_ksize, params.open_ksize), np.uint8)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-    return mask
+    return cv2.compare(paper, cv2.convertScaleAbs(local, alpha=1.0 - params.threshold_ratio), cv2.CMP_LT)
+
+
+def open_specks(mask: np.ndarray, params: SegmentParams) -> np.ndarray:
+    if not params.open_ksize:
+        return mask
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((params.open_ksize, params.open_ksize), np.uint8))
 
 
 def remove_rules(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, np.ndarray]:
@@ -344,9 +352,11 @@ class Blobs:
         return len(self.boxes)
 
 
-def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
+def find_blobs(mask: np.ndarray, params: SegmentParams, raw: np.ndarray | None = None) -> Blobs:
     """Digit candidates of a (rule-free) ink mask: outer contours, fragments joined to their digit,
-    then size, aspect and ink-ratio filters. Linear in the number of pieces, vectorized across them."""
+    then size, aspect and ink-ratio filters. Linear in the number of pieces, vectorized across them.
+    ``raw``: the ``thresholded`` mask; with it, a piece near the border is cut by it only where its side
+    of the border holds ink next to it (a whole digit ending a pixel short of the border is read)."""
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     contours = [c for c in contours if cv2.contourArea(c) >= params.speck_px]
     if not contours:
@@ -365,12 +375,18 @@ def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
     merged = np.stack([x0, y0, x1 - x0, y1 - y0], 1)
     w, h = merged[:, 2], merged[:, 3]
     m = params.edge_margin_px
-    at_edge = (m >= 0) & (
-        (merged[:, 0] <= m)
-        | (merged[:, 1] <= m)
-        | (merged[:, 0] + w >= mask.shape[1] - m)
-        | (merged[:, 1] + h >= mask.shape[0] - m)
-    )
+    near = np.stack(  # left, top, right, bottom
+        [
+            merged[:, 0] <= m,
+            merged[:, 1] <= m,
+            merged[:, 0] + w >= mask.shape[1] - m,
+            merged[:, 1] + h >= mask.shape[0] - m,
+        ]
+    ) & (m >= 0)
+    if raw is not None:
+        for g in np.flatnonzero(near.any(0)):
+            near[:, g] &= _border_ink(raw, merged[g])
+    at_edge = near.any(0)
     # a cut piece may be any slice of a digit (a sliver, a foot), so the number it belongs to is known to
     # be cut; left out are specks, frame-tall shadows, and lines running into the frame: one through the
     # left or right border is wider than a digit's slice is (max_aspect), one through the top or bottom
@@ -405,6 +421,13 @@ def find_blobs(mask: np.ndarray, params: SegmentParams) -> Blobs:
             kept.append(g)
             inks.append(own)
     return Blobs(merged[kept].reshape(-1, 4), inks, merged[cut].reshape(-1, 4))
+
+
+def _border_ink(raw: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Whether the frame's left, top, right and bottom border lines hold ink beside ``box``."""
+    x, y, w, h = (int(v) for v in box)
+    left, right, top, bottom = raw[y : y + h, 0], raw[y : y + h, -1], raw[0, x : x + w], raw[-1, x : x + w]
+    return np.array([left.any(), top.any(), right.any(), bottom.any()])
 
 
 CUT_LINE_ASPECT = 4.0  # a piece through the top or bottom border taller than this many times its width

@@ -101,6 +101,18 @@ export function resolvePolarity(gray, polarity) {
  * @returns {Plane}
  */
 export function inkMask(gray, polarity, seg) {
+  return openSpecks(thresholded(gray, polarity, seg), seg);
+}
+
+/**
+ * Ink as the adaptive threshold finds it, specks left in (thresholded): a stroke the frame's border
+ * cuts still reaches the border here, which the opening undoes.
+ * @param {Plane} gray
+ * @param {string} polarity
+ * @param {SegmentParams} seg
+ * @returns {Plane}
+ */
+export function thresholded(gray, polarity, seg) {
   const { width: w, height: h } = gray;
   let paper = gray.data;
   if (resolvePolarity(gray, polarity) === 'light-on-dark') paper = paper.map((v) => 255 - v);
@@ -137,9 +149,19 @@ export function inkMask(gray, polarity, seg) {
     const sub = rowAt(y - a);
     for (let x = 0; x < w; x++) colSum[a + x] += paper[add + x] - paper[sub + x];
   }
+  return { data: mask, width: w, height: h };
+}
+
+/**
+ * Specks opened away (open_specks): cv2.MORPH_OPEN with an open_ksize square, anchored as OpenCV does.
+ * @param {Plane} mask
+ * @param {SegmentParams} seg
+ * @returns {Plane}
+ */
+export function openSpecks(mask, seg) {
+  const { width: w, height: h, data } = mask;
   const k = seg.open_ksize;
-  const opened = k ? morph(morph(mask, w, h, k, k, true), w, h, k, k, false) : mask;
-  return { data: opened, width: w, height: h };
+  return { data: k ? morph(morph(data, w, h, k, k, true), w, h, k, k, false) : data, width: w, height: h };
 }
 
 /**
@@ -670,12 +692,14 @@ function closeAcross(clean, found, vw, vh, xs, ys) {
  * Digit candidates of a (rule-free) ink mask, as find_blobs: outer contours (specks by contour area
  * dropped), fragments joined to their digit, then size, aspect and ink-ratio filters. `inks`: each
  * box's own pieces' ink (a neighbour's stroke reaching into the box is left out); `cut`: pieces cut by
- * the frame's border, never read. In the order of the pieces, not Python's.
+ * the frame's border, never read. In the order of the pieces, not Python's. `raw`: the thresholded
+ * mask; with it, a piece near the border is cut only where its side of the border holds ink beside it.
  * @param {Plane} mask
  * @param {SegmentParams} seg
+ * @param {Plane} [raw]
  * @returns {{boxes: Box[], inks: Plane[], cut: Box[]}}
  */
-export function findBlobs(mask, seg) {
+export function findBlobs(mask, seg, raw) {
   const { width: W, height: H, data } = mask;
   const p = outerPieces(data, W, H);
   /** @type {Box[]} */
@@ -709,7 +733,9 @@ export function findBlobs(mask, seg) {
     const sides = x0 <= m || x1 >= W - m;
     const ends = y0 <= m || y1 >= H - m;
     const tall = h > seg.max_height_frac * H;  // a border or a shadow
-    if (m >= 0 && (sides || ends)) {
+    const near = [x0 <= m, y0 <= m, x1 >= W - m, y1 >= H - m];  // left, top, right, bottom
+    const inked = raw ? borderInk(raw, x0, y0, x1, y1) : [true, true, true, true];
+    if (m >= 0 && near.some((n, k) => n && inked[k])) {
       // a cut piece may be any slice of a digit; left out are specks, frame-tall shadows, and lines
       // running into the frame (wider than a digit's slice, or taller than a slice as thin as it)
       const notLine =
@@ -744,6 +770,29 @@ export function findBlobs(mask, seg) {
     inks.push({ data: ink, width: box[2], height: box[3] });
   }
   return { boxes, inks, cut };
+}
+
+/**
+ * Whether the frame's left, top, right and bottom border lines hold ink beside the box x0..x1-1,
+ * y0..y1-1, as _border_ink.
+ * @param {Plane} raw
+ * @param {number} x0
+ * @param {number} y0
+ * @param {number} x1
+ * @param {number} y1
+ */
+function borderInk(raw, x0, y0, x1, y1) {
+  const { width: W, height: H, data } = raw;
+  let left = false, top = false, right = false, bottom = false;
+  for (let y = y0; y < y1; y++) {
+    left ||= data[y * W] > 0;
+    right ||= data[y * W + W - 1] > 0;
+  }
+  for (let x = x0; x < x1; x++) {
+    top ||= data[x] > 0;
+    bottom ||= data[(H - 1) * W + x] > 0;
+  }
+  return [left, top, right, bottom];
 }
 
 /**
