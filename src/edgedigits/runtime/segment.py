@@ -48,8 +48,9 @@ class SegmentParams:
     min_ink_ratio: float = 0.06  # ink pixels / box area: below this, a thin loop or frame edge
     max_ink_ratio: float = 0.85  # above this, a filled blob (a thumb, a shadow)
     edge_margin_px: int = 2  # a piece whose box comes this close to the frame's border is cut by it and
-    # not read: the light blur and the neighbourhood threshold end a stroke cut by the border 0-2 px
-    # inside it, while a whole digit keeps its own margin of paper (-1 turns it off: every piece is read)
+    # not read: the light blur, the neighbourhood threshold and the opening end a stroke cut by the
+    # border 0-2 px inside it, while a whole digit keeps its own margin of paper; with the thresholded
+    # mask at hand, only where the border beside it holds ink (-1 turns it off: every piece is read)
 
     def __post_init__(self) -> None:
         if self.blur_ksize < 0 or (self.blur_ksize and self.blur_ksize % 2 == 0):
