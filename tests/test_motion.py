@@ -69,6 +69,46 @@ def test_a_whole_digit_a_pixel_from_the_border_is_read(page_and_reading):
     assert {"2024", "48", "86420"} <= {line.text for line in result.lines}
 
 
+def _ring(x: int, y: int) -> np.ndarray:
+    """A 200x150 mask holding a 10x20 ring (a 0) with a 3 px stroke at (x, y)."""
+    mask = np.zeros((150, 200), np.uint8)
+    mask[y : y + 20, x : x + 10] = 255
+    mask[y + 3 : y + 17, x + 3 : x + 7] = 0
+    return mask
+
+
+# a ring in the margin of each border, and ink on that border beside it (its last row or column)
+BESIDE = [
+    ((2, 60), (slice(70, 73), slice(0, 2))),
+    ((60, 2), (slice(0, 2), slice(65, 68))),
+    ((188, 60), (slice(79, 80), slice(198, 200))),
+    ((60, 128), (slice(148, 150), slice(69, 70))),
+]
+
+
+@pytest.mark.parametrize(("at", "ink"), BESIDE)
+def test_a_piece_in_the_margin_is_cut_only_where_the_border_beside_it_holds_ink(at, ink):
+    from edgedigits.runtime.segment import SegmentParams, find_blobs
+
+    params, mask = SegmentParams(), _ring(*at)
+    box = [*at, 10, 20]
+    assert find_blobs(mask, params, mask).boxes.tolist() == [box]  # a whole digit near the border
+    raw = mask.copy()
+    raw[ink] = 255  # its stroke reaches the border before the opening
+    found = find_blobs(mask, params, raw)
+    assert found.boxes.tolist() == [] and found.cut.tolist() == [box]
+    assert find_blobs(mask, params).cut.tolist() == [box]  # without the thresholded mask: the margin alone
+
+
+def test_a_rule_meeting_the_border_under_a_digit_is_not_its_stroke():
+    from edgedigits.runtime.segment import SegmentParams, find_blobs
+
+    mask = _ring(2, 60)
+    raw = mask.copy()
+    raw[80:82, 0:12] = 255  # a ruled line right under the ring, running into the border
+    assert find_blobs(mask, SegmentParams(), raw).boxes.tolist() == [[2, 60, 10, 20]]
+
+
 def test_still_pages_read_as_before(page_and_reading):
     _, _, whole = page_and_reading
     assert " ".join(line.text for line in whole.lines) == "2024 17 365 12 48 1990 7 301 86420"

@@ -87,7 +87,8 @@ def test_masks_and_boxes_are_pythons_bit_for_bit(parity):
     # rounded half up instead of numpy's half to even, shows here and nowhere above
     total = parity["total"]
     assert (total["raw"], total["ink"], total["clean"], total["clean_chain"]) == (1, 1, 1, 1), total
-    assert all(total[key]["same"] == 1 for key in ("boxes", "boxes_chain", "cut", "cut_chain")), total
+    keys = ("boxes", "boxes_chain", "cut", "cut_chain")
+    assert all(total[key]["same"] == 1 and total[key]["py"] == total[key]["js"] for key in keys), total
 
 
 @pytest.mark.parametrize("kind", JUDGED)

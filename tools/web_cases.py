@@ -1,6 +1,7 @@
 """Write the Python reader's intermediate results on generated pages, for the browser reader's parity tests.
 
-For each page: ``NAME.pgm`` (the grayscale frame), ``NAME.mask.pgm`` (ink mask), ``NAME.clean.pgm``
+For each page: ``NAME.pgm`` (the grayscale frame), ``NAME.raw.pgm`` (thresholded, specks left in),
+``NAME.mask.pgm`` (ink mask, specks opened away), ``NAME.clean.pgm``
 (after rule removal), ``NAME.inks.u8`` (the blobs' ink masks, each box-sized, in find_blobs order),
 ``NAME.crops.f32`` (float32 [N, 28, 28], the model's inputs in find_blobs order) and ``NAME.json`` (blob
 boxes, cut boxes, and the recognition as `detect --json` writes it), plus ``cases.json`` listing them and

@@ -53,7 +53,7 @@ export function readCases(dir) {
   /** @type {string[]} */
   const names = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8'));
   return names.map((name) => {
-    const raw = readFileSync(join(dir, `${name}.crops.f32`));
+    const cropBytes = readFileSync(join(dir, `${name}.crops.f32`));
     const record = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
     const inks = readFileSync(join(dir, `${name}.inks.u8`));
     let at = 0;
@@ -67,7 +67,7 @@ export function readCases(dir) {
       raw: readPgm(join(dir, `${name}.raw.pgm`)),
       mask: readPgm(join(dir, `${name}.mask.pgm`)),
       clean: readPgm(join(dir, `${name}.clean.pgm`)),
-      crops: new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length)),
+      crops: new Float32Array(cropBytes.buffer.slice(cropBytes.byteOffset, cropBytes.byteOffset + cropBytes.length)),
       inks: planes,
       ...record,
     };

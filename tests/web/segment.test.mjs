@@ -2,7 +2,7 @@
 // Parity with the Python segmenter on generated pages: tests/web/parity_segment.mjs (tests/test_web_segment.py).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findBlobs, inkMask, removeRules, resolvePolarity, toGrayRGBA } from '../../src/edgedigits/web/reader/segment.js';
+import { findBlobs, openSpecks, removeRules, resolvePolarity, thresholded, toGrayRGBA } from '../../src/edgedigits/web/reader/segment.js';
 
 /** @typedef {import('../../src/edgedigits/web/reader/types.js').Plane} Plane */
 
@@ -16,6 +16,9 @@ const SEG = {
   min_ink_ratio: 0.06, max_ink_ratio: 0.85, edge_margin_px: 2, cut_line_aspect: 4.0, max_fragment_width: 1.25,
   rule_fit_px: [3.0, 1.5], rule_reach_px: 6,
 };
+
+/** The reader's ink mask: thresholded, specks opened away. @param {Plane} gray @param {string} polarity @param {typeof SEG} seg */
+const inkMask = (gray, polarity, seg) => openSpecks(thresholded(gray, polarity, seg), seg);
 
 /** @param {number} width @param {number} height @param {number} [value] @returns {Plane} */
 const plane = (width, height, value = 0) => ({ data: new Uint8Array(width * height).fill(value), width, height });
@@ -146,12 +149,17 @@ test('findBlobs: a piece touching any border is cut, not read', () => {
   assert.deepEqual([all.boxes, all.cut], [[[0, 60, 10, 20]], []]);
   // a line running into the frame is not a cut digit
   assert.deepEqual(findBlobs(rect(plane(W, H), 0, 60, 100, 3), SEG).cut, []);
-  // with the thresholded mask: cut only where the border beside the piece holds ink
+  // with the thresholded mask: cut only where the border beside the piece (within its rows or columns)
+  // holds ink, on each side
+  for (const [x, y, ix, iy, iw, ih] of [[2, 60, 0, 70, 2, 3], [60, 2, 65, 0, 3, 2], [W - 12, 60, W - 2, 79, 2, 1], [60, H - 22, 69, H - 2, 1, 2]]) {
+    const near = ring(plane(W, H), x, y, 10, 20, 3);
+    assert.deepEqual(findBlobs(near, SEG, near).boxes, [[x, y, 10, 20]], `whole at ${x},${y}`);
+    const inked = rect(ring(plane(W, H), x, y, 10, 20, 3), ix, iy, iw, ih);
+    assert.deepEqual(findBlobs(near, SEG, inked).cut, [[x, y, 10, 20]], `cut at ${x},${y}`);
+  }
+  // ink on the border past the box's rows (a rule under the digit) is not its stroke
   const near = ring(plane(W, H), 2, 60, 10, 20, 3);
-  assert.deepEqual(findBlobs(near, SEG, near).boxes, [[2, 60, 10, 20]]);
-  const inked = rect(ring(plane(W, H), 2, 60, 10, 20, 3), 0, 70, 2, 3);
-  assert.deepEqual(findBlobs(near, SEG, inked).cut, [[2, 60, 10, 20]]);
-  assert.deepEqual(findBlobs(near, SEG, rect(ring(plane(W, H), 2, 60, 10, 20, 3), 0, 90, 2, 3)).cut, []);
+  assert.deepEqual(findBlobs(near, SEG, rect(ring(plane(W, H), 2, 60, 10, 20, 3), 0, 80, 2, 2)).cut, []);
 });
 
 test('findBlobs drops specks by contour area, which is not the pixel count', () => {

@@ -58,12 +58,12 @@ def _timed(
     """``clock``: a model that times itself where it runs (``latencies``, ``batch_seconds``), when
     timing its calls from here would measure the way there (a browser behind WebDriver)."""
     images, labels = ref.inputs.test_images, ref.inputs.test_labels
-    lat = clock.latencies(images[:1], runs) if clock else _latencies(predict, images[:1], runs)
+    lat = clock.latencies(images[:1], runs) if clock is not None else _latencies(predict, images[:1], runs)
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         logits = predict(images)
-        best = min(best, clock.batch_seconds() if clock else time.perf_counter() - t0)
+        best = min(best, clock.batch_seconds() if clock is not None else time.perf_counter() - t0)
     return BenchRow(
         backend,
         artifact,

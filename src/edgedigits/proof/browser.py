@@ -141,8 +141,8 @@ window.edgedigits.predict(new Float32Array(bytes.buffer), n).then((logits) => {
 """
 
 
-def _close(browser, server: ExitStack) -> None:
+def _close(browser, serving: ExitStack) -> None:
     try:
         browser.quit()
     finally:
-        server.close()
+        serving.close()

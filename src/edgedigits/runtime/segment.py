@@ -48,9 +48,9 @@ class SegmentParams:
     min_ink_ratio: float = 0.06  # ink pixels / box area: below this, a thin loop or frame edge
     max_ink_ratio: float = 0.85  # above this, a filled blob (a thumb, a shadow)
     edge_margin_px: int = 2  # a piece whose box comes this close to the frame's border is cut by it and
-    # not read: the light blur, the neighbourhood threshold and the opening end a stroke cut by the
-    # border 0-2 px inside it, while a whole digit keeps its own margin of paper; with the thresholded
-    # mask at hand, only where the border beside it holds ink (-1 turns it off: every piece is read)
+    # not read: the speck opening ends a stroke cut by the border 0-2 px inside it, while a whole digit
+    # keeps its own margin of paper; with the thresholded mask at hand (where a cut stroke still reaches
+    # the border), only where the border beside it holds ink (-1 turns it off: every piece is read)
 
     def __post_init__(self) -> None:
         if self.blur_ksize < 0 or (self.blur_ksize and self.blur_ksize % 2 == 0):
@@ -92,17 +92,13 @@ def resolve_polarity(gray: np.ndarray, polarity: str) -> Polarity:
     return Polarity.DARK_ON_LIGHT if np.median(gray[::4, ::4]) >= 128 else Polarity.LIGHT_ON_DARK
 
 
-def ink_mask(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarray:
-    """Binary uint8 mask (255 = ink) of a grayscale frame: ``thresholded``, specks opened away.
+def thresholded(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarray:
+    """Binary uint8 mask (255 = ink) of a grayscale frame, specks left in: light blur, then ink is what is
+    ``threshold_ratio`` darker than the mean of its neighbourhood (so uneven light does not matter).
 
     Binary on purpose: MNIST itself was made from binary NIST digits, anti-aliased by the downscale the
-    normalizer repeats; keeping grey levels instead scored lower on the synthetic scenes."""
-    return open_specks(thresholded(gray, polarity, params), params)
-
-
-def thresholded(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.ndarray:
-    """Ink as the adaptive threshold finds it (light blur; darker than its neighbourhood), specks left
-    in: a stroke the frame's border cuts still reaches the border here, which the opening undoes."""
+    normalizer repeats; keeping grey levels instead scored lower on the synthetic scenes. A stroke the
+    frame's border cuts still reaches the border here; ``open_specks`` ends it 0-2 px inside."""
     paper = gray if resolve_polarity(gray, polarity) is Polarity.DARK_ON_LIGHT else cv2.bitwise_not(gray)
     if params.blur_ksize:
         paper = cv2.GaussianBlur(paper, (params.blur_ksize, params.blur_ksize), 0)
@@ -112,6 +108,7 @@ def thresholded(gray: np.ndarray, polarity: str, params: SegmentParams) -> np.nd
 
 
 def open_specks(mask: np.ndarray, params: SegmentParams) -> np.ndarray:
+    """The ink mask the reader reads: ``thresholded`` with specks smaller than ``open_ksize`` opened away."""
     if not params.open_ksize:
         return mask
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((params.open_ksize, params.open_ksize), np.uint8))
@@ -425,7 +422,8 @@ def find_blobs(mask: np.ndarray, params: SegmentParams, raw: np.ndarray | None =
 
 
 def _border_ink(raw: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Whether the frame's left, top, right and bottom border lines hold ink beside ``box``."""
+    """Whether the frame's left, top, right and bottom border lines hold ink beside ``box`` (within its
+    rows or columns: a ruled line meeting the border just under a digit is not its stroke)."""
     x, y, w, h = (int(v) for v in box)
     left, right, top, bottom = raw[y : y + h, 0], raw[y : y + h, -1], raw[0, x : x + w], raw[-1, x : x + w]
     return np.array([left.any(), top.any(), right.any(), bottom.any()])

@@ -209,7 +209,7 @@ def serving(config: ServeConfig) -> Iterator[tuple[ThreadingHTTPServer, str]]:
 
 
 def stop(server: ThreadingHTTPServer) -> None:
-    """Stop serving and close the socket; a second call does nothing."""
+    """Stop a server ``serving`` started and close its socket; a second call does nothing."""
     if server.socket.fileno() != -1:
         server.shutdown()
         server.server_close()

@@ -92,21 +92,9 @@ export function resolvePolarity(gray, polarity) {
 }
 
 /**
- * Binary mask (255 = ink) of a grayscale frame, as ink_mask: light blur, then ink is what is
- * `threshold_ratio` darker than the mean of its neighbourhood (so uneven light does not matter), then
- * specks are opened away.
- * @param {Plane} gray
- * @param {string} polarity
- * @param {SegmentParams} seg
- * @returns {Plane}
- */
-export function inkMask(gray, polarity, seg) {
-  return openSpecks(thresholded(gray, polarity, seg), seg);
-}
-
-/**
- * Ink as the adaptive threshold finds it, specks left in (thresholded): a stroke the frame's border
- * cuts still reaches the border here, which the opening undoes.
+ * Binary mask (255 = ink) of a grayscale frame, specks left in, as thresholded: light blur, then ink is
+ * what is `threshold_ratio` darker than the mean of its neighbourhood (so uneven light does not
+ * matter). A stroke the frame's border cuts still reaches the border here; openSpecks ends it inside.
  * @param {Plane} gray
  * @param {string} polarity
  * @param {SegmentParams} seg
@@ -734,7 +722,7 @@ export function findBlobs(mask, seg, raw) {
     const ends = y0 <= m || y1 >= H - m;
     const tall = h > seg.max_height_frac * H;  // a border or a shadow
     const near = [x0 <= m, y0 <= m, x1 >= W - m, y1 >= H - m];  // left, top, right, bottom
-    const inked = raw ? borderInk(raw, x0, y0, x1, y1) : [true, true, true, true];
+    const inked = raw && near.some(Boolean) ? borderInk(raw, x0, y0, x1, y1) : [true, true, true, true];
     if (m >= 0 && near.some((n, k) => n && inked[k])) {
       // a cut piece may be any slice of a digit; left out are specks, frame-tall shadows, and lines
       // running into the frame (wider than a digit's slice, or taller than a slice as thin as it)
@@ -774,7 +762,8 @@ export function findBlobs(mask, seg, raw) {
 
 /**
  * Whether the frame's left, top, right and bottom border lines hold ink beside the box x0..x1-1,
- * y0..y1-1, as _border_ink.
+ * y0..y1-1 (within its rows or columns: a ruled line meeting the border just under a digit is not its
+ * stroke), as _border_ink.
  * @param {Plane} raw
  * @param {number} x0
  * @param {number} y0
