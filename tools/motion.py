@@ -35,17 +35,11 @@ from edgedigits.core import data
 from edgedigits.evaluation.pan import CUT, EDGE, IN, MOTIONS, PAN_KINDS, PanParams, pan_frames, pan_seed
 from edgedigits.evaluation.scenes import STYLES, Inks
 from edgedigits.runtime import DigitRecognizer
-from edgedigits.runtime.boxes import greedy_matches
+from edgedigits.runtime.boxes import greedy_matches, inside
 from edgedigits.runtime.segment import SegmentParams
 from edgedigits.runtime.tracker import LabelStabilizer
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _inside(a, b) -> float:
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / max(1, a[2] * a[3])
 
 
 def score_video(frames, read) -> dict:
@@ -72,7 +66,7 @@ def score_video(frames, read) -> dict:
         c["wrong"] += len(lines) - right
         cut = [box for _, box, state in truth.digits if state == CUT]
         c["cut_lines"] += sum(
-            any(_inside(d.box, box) >= 0.5 for d in ln.digits for box in cut) for ln in lines
+            any(inside(d.box, box) >= 0.5 for d in ln.digits for box in cut) for ln in lines
         )
     for seen in texts.values():
         if len(seen) > 1:

@@ -3,15 +3,9 @@
 // prints, per case, the median of 20 runs of each step in milliseconds, as one JSON object: wall clock
 // (performance.now()) and the process's CPU time, which a machine shared with other work inflates less.
 import { readCases, readContract } from './cases.mjs';
-import { findBlobs, openSpecks, removeRules, resolvePolarity, thresholded, toGrayRGBA } from '../../src/edgedigits/web/reader/segment.js';
+import { findBlobs, openSpecks, removeRules, resolvePolarity, segmentFrame, thresholded, toGrayRGBA } from '../../src/edgedigits/web/reader/segment.js';
 
 const RUNS = 20;
-
-/** The reader's segmentation of a gray frame (Reader.recognize's first steps). @param {import('../../src/edgedigits/web/reader/types.js').Plane} gray @param {string} polarity @param {import('../../src/edgedigits/web/reader/segment.js').SegmentParams} seg */
-function segment(gray, polarity, seg) {
-  const raw = thresholded(gray, polarity, seg);
-  return findBlobs(removeRules(openSpecks(raw, seg), seg), seg, raw);
-}
 
 /** @param {() => unknown} step @returns {[number, number]} wall and CPU milliseconds */
 function median(step) {
@@ -33,7 +27,7 @@ if (!dir) throw new Error('usage: node tests/web/bench_segment.mjs CASES_DIR [NA
 const seg = readContract(dir).reader.segment;
 const cases = readCases(dir).filter((c) => !names.length || names.includes(c.name));
 for (let i = 0; i < RUNS; i++) {  // warm the JIT up on every case first
-  for (const c of cases) segment(c.gray, 'dark-on-light', seg);
+  for (const c of cases) segmentFrame(c.gray, 'dark-on-light', seg);
 }
 /** @type {Record<string, {size: string, wall_ms: Record<string, number>, cpu_ms: Record<string, number>}>} */
 const report = {};
@@ -50,7 +44,7 @@ for (const c of cases) {
     openSpecks: median(() => openSpecks(raw, seg)),
     removeRules: median(() => removeRules(mask, seg)),
     findBlobs: median(() => findBlobs(clean, seg, raw)),
-    frame: median(() => segment(toGrayRGBA(rgba, width, height), 'auto', seg)),
+    frame: median(() => segmentFrame(toGrayRGBA(rgba, width, height), 'auto', seg)),
   };
   const pick = (/** @type {0 | 1} */ i) => Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, v[i]]));
   report[c.name] = { size: `${width}x${height}`, wall_ms: pick(0), cpu_ms: pick(1) };

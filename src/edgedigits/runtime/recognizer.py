@@ -12,16 +12,13 @@ import numpy as np
 from edgedigits.core.errors import FrameError, UsageError
 from edgedigits.core.registry import backend_example, backend_suffixes
 from edgedigits.runtime.backends import check_backend, open_model
-from edgedigits.runtime.boxes import Box
+from edgedigits.runtime.boxes import Box, union
 from edgedigits.runtime.normalize import NormalizeParams, to_mnist
 from edgedigits.runtime.segment import (
     Polarity,
     SegmentParams,
     check_polarity,
-    find_blobs,
-    open_specks,
-    remove_rules,
-    thresholded,
+    segment_frame,
     to_gray,
 )
 
@@ -143,9 +140,7 @@ class DigitRecognizer:
             raise FrameError(f"frame must be uint8, got {gray.dtype}")
         if gray.size == 0:
             return Recognition([], [], np.zeros((0, 28, 28), np.float32))
-        raw = thresholded(gray, self.polarity, self.segment)
-        clean, _ = remove_rules(open_specks(raw, self.segment), self.segment)
-        found = find_blobs(clean, self.segment, raw)
+        found = segment_frame(gray, self.polarity, self.segment)
         cut = [Detection(CUT, 0.0, tuple(int(v) for v in box)) for box in found.cut]
         if not len(found):
             return arrange([], np.zeros((0, 28, 28), np.float32), self.lines, [], cut)
@@ -247,9 +242,5 @@ def _v_overlap(a: Box, b: Box) -> float:
 
 
 def _line(group: list[Detection]) -> Line:
-    x0 = min(d.box[0] for d in group)
-    y0 = min(d.box[1] for d in group)
-    x1 = max(d.box[0] + d.box[2] for d in group)
-    y1 = max(d.box[1] + d.box[3] for d in group)
     text = "".join("?" if d.label == CUT else str(d.label) for d in group)
-    return Line(text, (x0, y0, x1 - x0, y1 - y0), tuple(group))
+    return Line(text, union([d.box for d in group]), tuple(group))

@@ -421,6 +421,14 @@ def find_blobs(mask: np.ndarray, params: SegmentParams, raw: np.ndarray | None =
     return Blobs(merged[kept].reshape(-1, 4), inks, merged[cut].reshape(-1, 4))
 
 
+def segment_frame(gray: np.ndarray, polarity: str, params: SegmentParams) -> Blobs:
+    """A grayscale frame's digit candidates: thresholded, specks opened away, rules taken out, blobs
+    found (pieces cut by the border told by the thresholded mask)."""
+    raw = thresholded(gray, polarity, params)
+    clean, _ = remove_rules(open_specks(raw, params), params)
+    return find_blobs(clean, params, raw)
+
+
 def _border_ink(raw: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Whether the frame's left, top, right and bottom border lines hold ink beside ``box`` (within its
     rows or columns: a ruled line meeting the border just under a digit is not its stroke)."""

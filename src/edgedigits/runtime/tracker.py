@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from edgedigits.core.errors import UsageError
-from edgedigits.runtime.boxes import Box, greedy_matches
+from edgedigits.runtime.boxes import Box, greedy_matches, inside, union
 from edgedigits.runtime.recognizer import Detection, Line, LineParams, Recognition, arrange
 
 
@@ -76,20 +76,10 @@ def estimate_shift(
 JOIN_INSIDE = 0.8  # a line this much inside a number track's box is a piece of that number
 
 
-def _inside(a: Box, b: Box) -> float:
-    """The fraction of ``a``'s area inside ``b``."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy / max(1, a[2] * a[3])
-
-
 def _join(pieces: list[Line]) -> Line:
     pieces = sorted(pieces, key=lambda ln: ln.box[0])
-    x0, y0 = min(p.box[0] for p in pieces), min(p.box[1] for p in pieces)
-    x1 = max(p.box[0] + p.box[2] for p in pieces)
-    y1 = max(p.box[1] + p.box[3] for p in pieces)
     digits = tuple(d for p in pieces for d in p.digits)
-    return Line("".join(p.text for p in pieces), (x0, y0, x1 - x0, y1 - y0), digits)
+    return Line("".join(p.text for p in pieces), union([p.box for p in pieces]), digits)
 
 
 def _moved(box: Box, dx: float, dy: float) -> Box:
@@ -168,12 +158,12 @@ class LabelStabilizer:
             return lines
         owner = []
         for line in lines:
-            inside = [
+            holding = [
                 ni
                 for ni, n in enumerate(self.number_tracks)
-                if n.missed == 0 and _inside(line.box, n.box) >= JOIN_INSIDE
+                if n.missed == 0 and inside(line.box, n.box) >= JOIN_INSIDE
             ]
-            owner.append(inside[0] if len(inside) == 1 else None)
+            owner.append(holding[0] if len(holding) == 1 else None)
         groups: dict[int, list[Line]] = {}
         for line, ni in zip(lines, owner, strict=True):
             if ni is not None:

@@ -3,7 +3,7 @@
 // contract.json and the model run through a Predict (onnxruntime-web in the page).
 import { CUT, arrange, inLetterWords } from './lines.js';
 import { SIZE, toMnist } from './normalize.js';
-import { findBlobs, openSpecks, removeRules, thresholded, toGrayRGBA } from './segment.js';
+import { segmentFrame, toGrayRGBA } from './segment.js';
 
 /** @typedef {import('./types.js').Box} Box */
 /** @typedef {import('./types.js').Plane} Plane */
@@ -59,8 +59,7 @@ export class Reader {
   async recognize(gray) {
     const seg = this.contract.reader.segment;
     if (!gray.width || !gray.height) return arrange([], new Float32Array(0), this.contract.reader.lines);
-    const raw = thresholded(gray, this.polarity, seg);
-    return this.read(findBlobs(removeRules(openSpecks(raw, seg), seg), seg, raw));
+    return this.read(segmentFrame(gray, this.polarity, seg));
   }
 
   /**

@@ -761,6 +761,18 @@ export function findBlobs(mask, seg, raw) {
 }
 
 /**
+ * A gray frame's digit candidates, as segment_frame: thresholded, specks opened away, rules taken out,
+ * blobs found (pieces cut by the border told by the thresholded mask).
+ * @param {Plane} gray
+ * @param {string} polarity
+ * @param {SegmentParams} seg
+ */
+export function segmentFrame(gray, polarity, seg) {
+  const raw = thresholded(gray, polarity, seg);
+  return findBlobs(removeRules(openSpecks(raw, seg), seg), seg, raw);
+}
+
+/**
  * Whether the frame's left, top, right and bottom border lines hold ink beside the box x0..x1-1,
  * y0..y1-1 (within its rows or columns: a ruled line meeting the border just under a digit is not its
  * stroke), as _border_ink.
