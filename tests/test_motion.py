@@ -137,6 +137,51 @@ def test_a_numbers_text_stays_put_while_one_digit_wavers():
     assert record["frames"] == 12 and record["votes"] == 11  # the frame with the 3 missing ("759") differs
 
 
+def _tracked(stab: LabelStabilizer, digits: list[Detection], marks: list[Detection]) -> Recognition:
+    """One frame's reading as ``recognize`` returns it, with a crop per digit and per rejected mark."""
+    crops = np.zeros((len(digits), 28, 28), np.float32)
+    out = stab.update(Recognition(digits, [], crops, marks, rejected_crops=np.zeros((len(marks), 28, 28))))
+    assert len(out.crops) == len(out.digits) and len(out.rejected_crops) == len(out.rejected)
+    assert len(out.digits) + len(out.rejected) == len(digits) + len(marks)  # shown or rejected, never lost
+    return out
+
+
+def _beside_41(read_as_digit: set[int], reject_vote: float) -> list[str]:
+    """Twelve frames of "41" with a mark just right of it that the model rejects, but for the frames in
+    ``read_as_digit`` (an 8 at 0.5); the texts shown, by the digits' own votes (the number's: above)."""
+    stab, shown = LabelStabilizer(window=7, reject_vote=reject_vote, numbers=False), []
+    for k in range(12):
+        digits = _frame("41", 50 + k % 2).digits
+        mark = Detection(8, 0.5 if k in read_as_digit else 0.2, (136 + k % 2, 100, 30, 40))
+        out = _tracked(stab, *((digits + [mark], []) if k in read_as_digit else (digits, [mark])))
+        shown.append(" ".join(line.text for line in out.lines))
+    return shown
+
+
+def test_a_mark_read_as_a_digit_now_and_then_stays_out_of_the_number():
+    assert _beside_41({4, 5, 9}, reject_vote=0.5) == ["41"] * 12
+    assert _beside_41({4, 5, 9}, reject_vote=0)[4] == "418", "the check above must be able to fail"
+    # read as a digit in most of its frames, it is a digit: shown in the frames that reject it too
+    mostly = _beside_41(set(range(12)) - {3, 7}, reject_vote=0.5)
+    assert mostly == ["418"] * 12
+    assert _beside_41(set(range(12)) - {3, 7}, reject_vote=0)[3] == "41"
+
+
+def test_a_digit_rejected_for_a_frame_keeps_its_place_and_label():
+    def shown(reject_vote: float) -> list[str]:
+        stab, texts = LabelStabilizer(window=7, reject_vote=reject_vote), []
+        for k in range(6):  # first seen rejected (no reading yet: not shown), then rejected once more
+            seven = Detection(7 if k != 2 else 1, 0.9 if k != 2 else 0.2, (50, 100, 30, 40))
+            out = _tracked(stab, *(([], [seven]) if k in (0, 2) else ([seven], [])))
+            texts.append(" ".join(line.text for line in out.lines))
+            if k == 2 and reject_vote:
+                assert out.digits[0].label == 7 and out.rejected == []  # the 1 it was rejected as: voted away
+        return texts
+
+    assert shown(0.5) == ["", "7", "7", "7", "7", "7"]
+    assert shown(0) == ["", "7", "", "7", "7", "7"]
+
+
 def test_without_number_votes_the_wavering_digit_shows(monkeypatch):
     stab = LabelStabilizer(window=7, numbers=False)
     shown = []
@@ -180,6 +225,12 @@ def test_estimate_shift_finds_the_pan_among_many_like_digits():
     assert (dx, dy) == pytest.approx((23, -7), abs=0.5) and support >= 30
     assert estimate_shift(before[:1], after[:1])[2] < 2  # one box is no estimate
     assert estimate_shift([], after) == (0.0, 0.0, 0)
+
+
+def test_estimate_shift_takes_the_smallest_motion_among_equally_supported_ones():
+    before = [(50, 100, 20, 30), (90, 100, 20, 30), (136, 100, 20, 30)]
+    after = [(51, 100, 20, 30), (91, 100, 20, 30)]  # two pairs agree on +1, two on about -42
+    assert estimate_shift(before, after) == (1.0, 0.0, 2)
 
 
 def test_partial_numbers_pass_through_the_stabilizer():

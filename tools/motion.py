@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument("--motions", default=",".join(MOTIONS))
     parser.add_argument("--before", action="store_true", help="this branch's features off: main's reader")
     parser.add_argument("--edge-margin", type=int, default=SegmentParams().edge_margin_px, help="px; -1: off")
+    parser.add_argument(
+        "--reject-vote", type=float, default=LabelStabilizer().reject_vote, help="weight of a rejection; 0: off"
+    )
     parser.add_argument("--model", default=None)
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--json", action="store_true")
@@ -118,7 +121,8 @@ def main() -> None:
             for motion in args.motions.split(","):
                 total = Counter()
                 for v in range(args.videos):
-                    stab = LabelStabilizer(motion=not args.before, numbers=not args.before)
+                    on = not args.before
+                    stab = LabelStabilizer(motion=on, numbers=on, reject_vote=args.reject_vote if on else 0)
                     rng = np.random.default_rng(pan_seed(kind, motion, style, v, heldout))
                     frames = pan_frames(kind, motion, inks, rng, params)
                     total += score_video(frames, lambda f, s=stab: s.update(recognizer.recognize(f)))

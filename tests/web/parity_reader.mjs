@@ -88,6 +88,7 @@ for (const v of readVideos(dir)) {
     const recognition = {
       digits: detections(f.digits), rejected: detections(f.rejected), cut: detections(f.cut),
       lines: [], partial: [], crops: new Float32Array(f.digits.length * SIZE * SIZE),
+      rejected_crops: new Float32Array(f.rejected.length * SIZE * SIZE),
     };
     const t0 = performance.now();
     const stable = toJson(stabilizer.update(recognition));

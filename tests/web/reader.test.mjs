@@ -21,6 +21,7 @@ const contract = () => ({
     tracker: {
       window: 7, min_iou: 0.3, max_missed: 5, switch_ratio: 1.5, number_switch: null, number_window: null,
       max_shift_px: 160, size_ratio: 0.35, bin_frac: 0.25, min_bin_px: 3, inlier_bins: 1.5, join_inside: 0.8,
+      reject_vote: 0.5,
     },
   },
 });

@@ -10,6 +10,7 @@ const lines = { same_line_overlap: 0.5, word_gap: 0.9, cut_gap: 0.5, word_letter
 const tracker = {
   window: 7, min_iou: 0.3, max_missed: 5, switch_ratio: 1.5, number_switch: null, number_window: null,
   max_shift_px: 160, size_ratio: 0.35, bin_frac: 0.25, min_bin_px: 3, inlier_bins: 1.5, join_inside: 0.8,
+  reject_vote: 0.5,
 };
 const SHIFT = tracker;  // estimateShift reads its own keys of the tracker's settings
 /**
@@ -91,7 +92,76 @@ test('a track is dropped after max_missed frames without its digit', () => {
   assert.equal(after(tracker.max_missed + 1), 1);  // dropped: a new track
 });
 
+/** @typedef {import('../../src/edgedigits/web/reader/types.js').Detection} Detection */
+/**
+ * One frame's reading as the reader returns it, with a crop per digit and per rejected mark.
+ * @param {LabelStabilizer} s
+ * @param {Detection[]} digits
+ * @param {Detection[]} marks
+ */
+function tracked(s, digits, marks) {
+  const out = s.update({
+    ...frame([]), digits, rejected: marks,
+    crops: new Float32Array(digits.length * 784), rejected_crops: new Float32Array(marks.length * 784),
+  });
+  assert.equal(out.crops.length, out.digits.length * 784);
+  assert.equal(out.rejected_crops.length, out.rejected.length * 784);
+  assert.equal(out.digits.length + out.rejected.length, digits.length + marks.length);  // never lost
+  return out;
+}
+
+/**
+ * Twelve frames of "41" with a mark just right of it that the model rejects but for the frames in
+ * `readAsDigit` (an 8 at 0.5); the texts shown, by the digits' own votes.
+ * @param {Set<number>} readAsDigit
+ * @param {number} rejectVote
+ */
+function beside41(readAsDigit, rejectVote) {
+  const s = new LabelStabilizer({ ...tracker, reject_vote: rejectVote }, lines);
+  s.voteNumbers = (ls) => ls;  // the digits' own votes
+  return Array.from({ length: 12 }, (_, k) => {
+    const digits = frame([[4, 50 + (k % 2)], [1, 90 + (k % 2)]]).digits;
+    /** @type {Detection} */
+    const mark = { label: 8, confidence: readAsDigit.has(k) ? 0.5 : 0.2, box: [136 + (k % 2), 100, 20, 30] };
+    const out = readAsDigit.has(k) ? tracked(s, [...digits, mark], []) : tracked(s, digits, [mark]);
+    return out.lines.map((ln) => ln.text).join(' ');
+  });
+}
+
+test('a mark read as a digit now and then stays out of the number; one read in most frames stays in', () => {
+  assert.deepEqual(beside41(new Set([4, 5, 9]), 0.5), Array(12).fill('41'));
+  assert.equal(beside41(new Set([4, 5, 9]), 0)[4], '418');  // the check above can fail
+  const mostly = new Set([...Array(12).keys()].filter((k) => k !== 3 && k !== 7));
+  assert.deepEqual(beside41(mostly, 0.5), Array(12).fill('418'));
+  assert.equal(beside41(mostly, 0)[3], '41');
+});
+
+test('a digit rejected for a frame keeps its place and label', () => {
+  /** @param {number} rejectVote */
+  const shown = (rejectVote) => {
+    const s = new LabelStabilizer({ ...tracker, reject_vote: rejectVote }, lines);
+    return [0, 1, 2, 3, 4, 5].map((k) => {
+      /** @type {Detection} */
+      const seven = { label: k === 2 ? 1 : 7, confidence: k === 2 ? 0.2 : 0.9, box: [50, 100, 20, 30] };
+      const out = k === 0 || k === 2 ? tracked(s, [], [seven]) : tracked(s, [seven], []);
+      if (k === 2 && rejectVote) assert.deepEqual([out.digits[0].label, out.rejected.length], [7, 0]);
+      return out.lines.map((ln) => ln.text).join(' ');
+    });
+  };
+  assert.deepEqual(shown(0.5), ['', '7', '7', '7', '7', '7']);
+  assert.deepEqual(shown(0), ['', '7', '', '7', '7', '7']);
+});
+
+test('estimateShift: among equally supported shifts, the smallest motion', () => {
+  /** @type {Box[]} */
+  const before = [[50, 100, 20, 30], [90, 100, 20, 30], [136, 100, 20, 30]];
+  /** @type {Box[]} */
+  const after = [[51, 100, 20, 30], [91, 100, 20, 30]];  // two pairs agree on +1, two on about -42
+  assert.deepEqual(estimateShift(before, after, SHIFT), [1, 0, 2]);
+});
+
 test('the contract tunables are checked', () => {
+  assert.throws(() => new LabelStabilizer({ ...tracker, reject_vote: -1 }, lines));
   assert.throws(() => new LabelStabilizer({ ...tracker, switch_ratio: 0.5 }, lines));
   assert.throws(() => new LabelStabilizer({ ...tracker, min_iou: 0 }, lines));
 });

@@ -57,6 +57,12 @@ class Recognition:
     rejected: list[Detection] = field(default_factory=list)  # marks the model's contract calls non-digits
     partial: list[Line] = field(default_factory=list)  # numbers with a piece cut by the frame's border
     cut: list[Detection] = field(default_factory=list)  # those pieces (label CUT), never read
+    # the model's inputs of ``rejected``: video votes may show a mark its track has read as a digit
+    rejected_crops: np.ndarray = field(default_factory=lambda: np.zeros((0, 28, 28), np.float32), repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.crops) != len(self.digits) or len(self.rejected_crops) not in (0, len(self.rejected)):
+            raise UsageError("a Recognition holds one crop per digit (and none or one per rejected mark)")
 
     def to_json(self) -> dict:
         return {
@@ -158,7 +164,7 @@ class DigitRecognizer:
         keep &= ~rejected
         digits = [d for d, kept in zip(found_as, keep, strict=True) if kept]
         others = [d for d, r in zip(found_as, rejected, strict=True) if r]
-        return arrange(digits, crops[keep], self.lines, others, cut)
+        return arrange(digits, crops[keep], self.lines, others, cut, crops[rejected])
 
 
 def in_letter_words(found: list[Detection], rejected: np.ndarray, params: LineParams) -> np.ndarray:
@@ -191,11 +197,12 @@ def arrange(
     params: LineParams = LineParams(),
     rejected: list[Detection] | None = None,
     cut: list[Detection] | None = None,
+    rejected_crops: np.ndarray | None = None,
 ) -> Recognition:
     """Group ``digits`` into lines and put them, and their crops (``crops[i]`` belongs to ``digits[i]``),
     in reading order; ``rejected`` marks pass through unchanged. ``cut``: pieces cut by the frame's
     border; a number with one of them goes to ``partial``, never to ``lines``, so a digit half out of
-    view is never read as another digit of a whole number."""
+    view is never read as another digit of a whole number. ``rejected_crops``: the marks' crops, if kept."""
     cut = list(cut or [])
     position = {id(d): i for i, d in enumerate(digits)}
     grouped = group_lines(digits + cut, params)
@@ -203,7 +210,9 @@ def arrange(
     crops = crops[[position[id(d)] for d in ordered]].reshape(-1, 28, 28)
     lines = [ln for ln in grouped if all(d.label != CUT for d in ln.digits)]
     partial = [ln for ln in grouped if any(d.label == CUT for d in ln.digits) and len(ln.digits) > 1]
-    return Recognition(ordered, lines, crops, list(rejected or []), partial, cut)
+    none = np.zeros((0, 28, 28), np.float32)
+    kept = none if rejected_crops is None else rejected_crops.reshape(-1, 28, 28)
+    return Recognition(ordered, lines, crops, list(rejected or []), partial, cut, kept)
 
 
 def group_lines(digits: list[Detection], params: LineParams = LineParams()) -> list[Line]:

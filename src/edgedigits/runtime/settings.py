@@ -29,6 +29,7 @@ def reader_settings() -> dict:
         "switch_ratio",
         "number_switch",
         "number_window",
+        "reject_vote",
     )
     shift = _defaults(
         tracker.estimate_shift, "max_shift_px", "size_ratio", "bin_frac", "min_bin_px", "inlier_bins"

@@ -17,9 +17,10 @@ from edgedigits.runtime.recognizer import Detection, Line, LineParams, Recogniti
 @dataclass
 class _Track:
     box: tuple[int, int, int, int]
-    votes: deque = field(default_factory=deque)  # (label, confidence) of the last frames
+    votes: deque = field(default_factory=deque)  # (label, confidence) of the last frames; None: rejected
     missed: int = 0
     label: int | None = None  # the label shown; changes only when another clearly out-votes it
+    digit: bool | None = None  # shown as a digit at all; the same hysteresis against its rejections
 
 
 @dataclass
@@ -65,7 +66,10 @@ def estimate_shift(
         sum(table.get((kx + i, ky + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1))
         for kx, ky in keys.tolist()
     ]
-    centre = (keys[int(np.argmax(score))] + 0.5) * tol
+    # the best-supported bin; among equals the smallest motion (two digits 40 px apart that move 1 px
+    # also agree on a 40 px jump, one pair for each)
+    best = min(range(len(keys)), key=lambda i: (-score[i], int(np.abs(keys[i]).sum())))
+    centre = (keys[best] + 0.5) * tol
     inliers = shifts[np.abs(shifts - centre).max(1) <= inlier_bins * tol]
     if len(inliers) < 2:
         return 0.0, 0.0, len(inliers)
@@ -98,7 +102,13 @@ class LabelStabilizer:
     labels, each of which may waver; a frame's vote weighs the sum of its digits' confidences, so a
     reading with a digit missing weighs less), with the same hysteresis (``number_switch``, default
     ``switch_ratio``). "7359" stays "7359" while one of its digits wavers or drops out for a frame;
-    its ``votes`` and ``frames`` say how many of the last frames read the text shown."""
+    its ``votes`` and ``frames`` say how many of the last frames read the text shown.
+
+    ``reject_vote``: the rejected marks are tracked too, each rejection a vote of this weight against
+    the piece being a digit (a reading votes its confidence for it), with the same hysteresis: a mark
+    beside "41" that passes for an 8 now and then stays out of the number instead of making it "418"
+    for a few frames, and a digit its track has read is shown through the frames that reject it (with
+    its voted label; it needs the frame's ``rejected_crops``). 0 turns it off."""
 
     def __init__(
         self,
@@ -112,40 +122,62 @@ class LabelStabilizer:
         number_switch: float | None = None,
         number_window: int | None = None,
         join_split: bool = True,
+        reject_vote: float = 0.5,
     ) -> None:
-        if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1:
-            raise UsageError("need window >= 1, max_missed >= 0, 0 < min_iou <= 1 and switch_ratio >= 1")
+        if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1 or reject_vote < 0:
+            raise UsageError(
+                "need window >= 1, max_missed >= 0, 0 < min_iou <= 1, switch_ratio >= 1 and reject_vote >= 0"
+            )
         self.window, self.min_iou, self.max_missed, self.lines = window, min_iou, max_missed, lines
         self.switch_ratio = switch_ratio
         self.motion, self.numbers = motion, numbers
         self.number_switch = switch_ratio if number_switch is None else number_switch
         self.number_window = 2 * window if number_window is None else number_window
         self.join_split = join_split
+        self.reject_vote = reject_vote
         self.tracks: list[_Track] = []
         self.number_tracks: list[_NumberTrack] = []
         self.shift = (0.0, 0.0)  # the camera's translation estimated at the last update
 
     def update(self, result: Recognition) -> Recognition:
+        marks = result.rejected if self.reject_vote else []
+        if marks and len(result.rejected_crops) != len(marks):
+            raise UsageError("reject_vote needs the rejected marks' crops (Recognition.rejected_crops)")
+        pieces = [*result.digits, *marks]
+        crops = np.concatenate([result.crops.reshape(-1, 28, 28), result.rejected_crops[: len(marks)]])
+        boxes = [p.box for p in pieces]
         dx, dy = 0.0, 0.0
         if self.motion:
-            live = [t.box for t in self.tracks if t.missed == 0]
-            dx, dy, _ = estimate_shift(live, [d.box for d in result.digits])
+            dx, dy, _ = estimate_shift([t.box for t in self.tracks if t.missed == 0], boxes)
         self.shift = (dx, dy)
         for t in self.tracks:
             t.box = _moved(t.box, dx, dy)
         for n in self.number_tracks:
             n.box = _moved(n.box, dx, dy)
-        track_of, self.tracks = self._associate(self.tracks, [d.box for d in result.digits])
-        stable = []
-        for di, d in enumerate(result.digits):
-            track = track_of.get(di)
+        track_of, self.tracks = self._associate(self.tracks, boxes)
+        stable, shown, hidden = [], [], []
+        for pi, p in enumerate(pieces):
+            track = track_of.get(pi)
             if track is None:
-                track = _Track(d.box, deque(maxlen=self.window))
+                track = _Track(p.box, deque(maxlen=self.window))
                 self.tracks.append(track)
-            track.box, track.missed = d.box, 0
-            track.votes.append((d.label, d.confidence))
-            stable.append(self._vote(d, track))
-        out = arrange(stable, result.crops, self.lines, result.rejected, result.cut)
+            track.box, track.missed = p.box, 0
+            read = pi < len(result.digits)
+            track.votes.append((p.label, p.confidence) if read else (None, self.reject_vote))
+            if self._is_digit(track):
+                shown.append(pi)
+                stable.append(self._vote(p, track))
+            else:
+                hidden.append(pi)
+        untracked = result.rejected[len(marks) :]  # all of them with reject_vote 0
+        out = arrange(
+            stable,
+            crops[shown],
+            self.lines,
+            [*(pieces[i] for i in hidden), *untracked],
+            result.cut,
+            np.concatenate([crops[hidden], result.rejected_crops[len(marks) :]]),
+        )
         if not self.numbers:
             return out
         return replace(out, lines=self._vote_numbers(out.lines))
@@ -178,10 +210,19 @@ class LabelStabilizer:
         skip = {id(ln) for g in split for ln in g[1:]}
         return [joined.get(id(ln), ln) for ln in lines if id(ln) not in skip]
 
+    def _is_digit(self, track: _Track) -> bool:
+        read = sum(w for label, w in track.votes if label is not None)
+        rejected = sum(w for label, w in track.votes if label is None)
+        shown, other = (read, rejected) if track.digit else (rejected, read)
+        if track.digit is None or other >= self.switch_ratio * shown:
+            track.digit = read >= rejected
+        return track.digit
+
     def _vote(self, d: Detection, track: _Track) -> Detection:
         totals: dict[int, float] = {}
         for label, conf in track.votes:
-            totals[label] = totals.get(label, 0.0) + conf
+            if label is not None:
+                totals[label] = totals.get(label, 0.0) + conf
         best = max(totals, key=totals.__getitem__)
         shown = totals.get(track.label, 0.0)
         if track.label is None or totals[best] >= self.switch_ratio * shown:

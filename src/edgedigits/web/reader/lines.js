@@ -38,16 +38,18 @@ export function inLetterWords(found, rejected, params) {
 
 /**
  * Group digits into lines and put them, and their crops (crop i belongs to digits[i]), in reading order;
- * rejected marks pass through. A number holding one of the `cut` pieces goes to `partial`, never to
- * `lines`, so a digit half out of view is never read as another digit of a whole number.
+ * rejected marks (and their crops, if kept) pass through. A number holding one of the `cut` pieces goes
+ * to `partial`, never to `lines`, so a digit half out of view is never read as another digit of a whole
+ * number.
  * @param {Detection[]} digits
  * @param {Float32Array} crops  [digits.length, 28, 28]
  * @param {LineParams} params
  * @param {Detection[]} [rejected]
  * @param {Detection[]} [cut]
+ * @param {Float32Array} [rejectedCrops]  [rejected.length or 0, 28, 28]
  * @returns {Recognition}
  */
-export function arrange(digits, crops, params, rejected = [], cut = []) {
+export function arrange(digits, crops, params, rejected = [], cut = [], rejectedCrops = new Float32Array(0)) {
   const position = new Map(digits.map((d, i) => [d, i]));
   const grouped = groupLines([...digits, ...cut], params);
   const ordered = grouped.flatMap((line) => line.digits.filter((d) => d.label !== CUT));
@@ -64,6 +66,7 @@ export function arrange(digits, crops, params, rejected = [], cut = []) {
     rejected: [...rejected],
     cut: [...cut],
     crops: sorted,
+    rejected_crops: rejectedCrops,
   };
 }
 

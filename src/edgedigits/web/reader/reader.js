@@ -81,6 +81,7 @@ export class Reader {
     /** @type {Detection[]} */
     const rejected = [];
     const kept = new Float32Array(n * CROP);
+    const marks = new Float32Array(n * CROP);
     const foundAs = probs.map((p, i) => {
       const k = argmax(p);
       return { label: this.labels[k], confidence: p[k], box: found.boxes[i] };
@@ -88,13 +89,15 @@ export class Reader {
     const byModel = foundAs.map((d) => this.rejects(d.confidence));
     const inWords = inLetterWords(foundAs, byModel, lines);
     foundAs.forEach((d, i) => {
-      if (byModel[i] || inWords[i]) rejected.push(d);
-      else if (d.confidence >= classify.min_confidence) {
+      if (byModel[i] || inWords[i]) {
+        marks.set(crops.subarray(i * CROP, (i + 1) * CROP), rejected.length * CROP);
+        rejected.push(d);
+      } else if (d.confidence >= classify.min_confidence) {
         kept.set(crops.subarray(i * CROP, (i + 1) * CROP), digits.length * CROP);
         digits.push(d);
       }
     });
-    return arrange(digits, kept.subarray(0, digits.length * CROP), lines, rejected, cut);
+    return arrange(digits, kept.subarray(0, digits.length * CROP), lines, rejected, cut, marks.subarray(0, rejected.length * CROP));
   }
 
   /**

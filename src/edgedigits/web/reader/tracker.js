@@ -3,7 +3,10 @@
 // put while it is in view.
 import { greedyMatches, intersection, union } from './boxes.js';
 import { arrange, median } from './lines.js';
+import { SIZE } from './normalize.js';
 import { roundHalfEven } from './numbers.js';
+
+const CROP = SIZE * SIZE;
 
 /** @typedef {import('./types.js').Box} Box */
 /** @typedef {import('./types.js').Detection} Detection */
@@ -24,8 +27,12 @@ import { roundHalfEven } from './numbers.js';
  * @property {number} min_bin_px  ... at least this many pixels
  * @property {number} inlier_bins  the pairs within this many bins of the best bin vote
  * @property {number} join_inside
+ * @property {number} reject_vote  a rejection's vote against a tracked piece being a digit; 0: off
  */
-/** @typedef {{box: Box, missed: number, votes: [number, number][], label: number | null}} DigitTrack */
+/**
+ * @typedef {{box: Box, missed: number, votes: [number | null, number][], label: number | null,
+ *   digit: boolean | null}} DigitTrack  votes: (label, confidence), label null where rejected
+ */
 /** @typedef {{box: Box, missed: number, votes: [string, number][], text: string | null}} NumberTrack */
 
 /**
@@ -56,13 +63,14 @@ export function estimateShift(before, after, p) {
     const key = `${Math.floor(dx / tol)},${Math.floor(dy / tol)}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  // the bins in np.unique's order; the first best-supported one, as np.argmax
+  // the bins in np.unique's order; the first best-supported one, among equals the smallest motion
   const bins = [...counts.keys()].map((k) => k.split(',').map(Number)).sort((p, q) => p[0] - q[0] || p[1] - q[1]);
-  let centre = bins[0], best = -1;
+  let centre = bins[0], best = -1, motion = Infinity;
   for (const [kx, ky] of bins) {
     let score = 0;
     for (const i of [-1, 0, 1]) for (const j of [-1, 0, 1]) score += counts.get(`${kx + i},${ky + j}`) ?? 0;
-    if (score > best) [best, centre] = [score, [kx, ky]];
+    const size = Math.abs(kx) + Math.abs(ky);
+    if (score > best || (score === best && size < motion)) [best, motion, centre] = [score, size, [kx, ky]];
   }
   const [cx, cy] = centre.map((k) => (k + 0.5) * tol);
   const inliers = shifts.filter(([dx, dy]) => Math.max(Math.abs(dx - cx), Math.abs(dy - cy)) <= p.inlier_bins * tol);
@@ -76,7 +84,10 @@ export function estimateShift(before, after, p) {
  * label's. Before matching, the tracks move by the camera's translation since the last frame. Each
  * number (a line) is a track too, its text voted the same way over its last `number_window` frames, a
  * frame's vote weighing the sum of its digits' confidences; its `votes` and `frames` say how many of the
- * last frames read the text shown.
+ * last frames read the text shown. Rejected marks are tracked too, each rejection a vote of `reject_vote`
+ * against the piece being a digit, with the same hysteresis: a mark that passes for a digit now and then
+ * stays out of the number beside it, and a digit its track has read is shown through the frames that
+ * reject it, with its voted label (it needs the frame's `rejected_crops`).
  */
 export class LabelStabilizer {
   /**
@@ -85,8 +96,8 @@ export class LabelStabilizer {
    */
   constructor(tracker, lines) {
     const t = tracker;
-    if (t.window < 1 || t.max_missed < 0 || !(t.min_iou > 0 && t.min_iou <= 1) || t.switch_ratio < 1) {
-      throw new Error('need window >= 1, max_missed >= 0, 0 < min_iou <= 1 and switch_ratio >= 1');
+    if (t.window < 1 || t.max_missed < 0 || !(t.min_iou > 0 && t.min_iou <= 1) || t.switch_ratio < 1 || !(t.reject_vote >= 0)) {
+      throw new Error('need window >= 1, max_missed >= 0, 0 < min_iou <= 1, switch_ratio >= 1 and reject_vote >= 0');
     }
     this.params = t;
     this.lines = lines;
@@ -106,25 +117,66 @@ export class LabelStabilizer {
    * @returns {Recognition}
    */
   update(result) {
-    const boxes = result.digits.map((d) => d.box);
+    const marks = this.params.reject_vote ? result.rejected : [];
+    if (marks.length && result.rejected_crops.length !== marks.length * CROP) {
+      throw new Error('reject_vote needs the rejected marks\' crops (Recognition.rejected_crops)');
+    }
+    const pieces = [...result.digits, ...marks];
+    const crops = new Float32Array(pieces.length * CROP);
+    crops.set(result.crops.subarray(0, result.digits.length * CROP));
+    crops.set(result.rejected_crops.subarray(0, marks.length * CROP), result.digits.length * CROP);
+    const boxes = pieces.map((p) => p.box);
     const live = this.tracks.filter((t) => t.missed === 0).map((t) => t.box);
     const [dx, dy] = estimateShift(live, boxes, this.params);
     this.shift = [dx, dy];
     for (const t of [...this.tracks, ...this.numberTracks]) {
       t.box = [roundHalfEven(t.box[0] + dx), roundHalfEven(t.box[1] + dy), t.box[2], t.box[3]];
     }
-    const [trackOf, kept] = this.associate(this.tracks, boxes);
-    this.tracks = kept;
-    const stable = result.digits.map((d, di) => {
-      let track = trackOf.get(di);
-      if (!track) this.tracks.push((track = { box: d.box, missed: 0, votes: [], label: null }));
-      track.box = d.box;
+    const [trackOf, tracks] = this.associate(this.tracks, boxes);
+    this.tracks = tracks;
+    /** @type {Detection[]} */
+    const stable = [];
+    /** @type {number[]} */
+    const shown = [];
+    /** @type {number[]} */
+    const hidden = [];
+    pieces.forEach((p, pi) => {
+      let track = trackOf.get(pi);
+      if (!track) this.tracks.push((track = { box: p.box, missed: 0, votes: [], label: null, digit: null }));
+      track.box = p.box;
       track.missed = 0;
-      push(track.votes, [d.label, d.confidence], this.params.window);
-      return this.vote(d, track);
+      const read = pi < result.digits.length;
+      push(track.votes, read ? [p.label, p.confidence] : [null, this.params.reject_vote], this.params.window);
+      if (this.isDigit(track)) {
+        shown.push(pi);
+        stable.push(this.vote(p, track));
+      } else {
+        hidden.push(pi);
+      }
     });
-    const out = arrange(stable, result.crops, this.lines, result.rejected, result.cut);
+    const untracked = result.rejected.slice(marks.length);  // all of them with reject_vote 0
+    const rest = result.rejected_crops.subarray(marks.length * CROP);
+    const out = arrange(
+      stable, pick(crops, shown), this.lines, [...hidden.map((i) => pieces[i]), ...untracked], result.cut,
+      concat(pick(crops, hidden), rest),
+    );
     return { ...out, lines: this.voteNumbers(out.lines) };
+  }
+
+  /**
+   * Whether a track is shown as a digit at all: its readings' confidences against its rejections, with
+   * the labels' hysteresis.
+   * @param {DigitTrack} track
+   */
+  isDigit(track) {
+    let read = 0, rejected = 0;
+    for (const [label, w] of track.votes) {
+      if (label === null) rejected += w;
+      else read += w;
+    }
+    const [shown, other] = track.digit ? [read, rejected] : [rejected, read];
+    if (track.digit === null || other >= this.params.switch_ratio * shown) track.digit = read >= rejected;
+    return track.digit;
   }
 
   /**
@@ -133,7 +185,7 @@ export class LabelStabilizer {
    * @returns {Detection}
    */
   vote(d, track) {
-    const totals = tally(track.votes);
+    const totals = tally(/** @type {[number, number][]} */ (track.votes.filter(([label]) => label !== null)));
     const best = first(totals);
     if (track.label === null || (totals.get(best) ?? 0) >= this.params.switch_ratio * (totals.get(track.label) ?? 0)) {
       track.label = best;
@@ -207,6 +259,28 @@ export class LabelStabilizer {
     }
     return lines.filter((ln) => !skip.has(ln)).map((ln) => joined.get(ln) ?? ln);
   }
+}
+
+/**
+ * The crops at `indices`, in their order.
+ * @param {Float32Array} crops
+ * @param {number[]} indices
+ */
+function pick(crops, indices) {
+  const out = new Float32Array(indices.length * CROP);
+  indices.forEach((i, k) => out.set(crops.subarray(i * CROP, (i + 1) * CROP), k * CROP));
+  return out;
+}
+
+/**
+ * @param {Float32Array} a
+ * @param {Float32Array} b
+ */
+function concat(a, b) {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /**

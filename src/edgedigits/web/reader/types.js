@@ -19,6 +19,7 @@
  * @property {Detection[]} rejected
  * @property {Detection[]} cut
  * @property {Float32Array} crops  [N, 28, 28], the model's inputs of `digits`, in their order
+ * @property {Float32Array} rejected_crops  those of `rejected` (or none): video votes may show a mark
  */
 /** @typedef {(batch: Float32Array, n: number) => Promise<Float32Array>} Predict  [n,1,28,28] -> logits [n, classes] */
 
