@@ -15,9 +15,11 @@ videos of 640x480 frames with per-frame truth, read frame by frame as ``detect``
 ``tune`` videos come from the tuning seeds; ``heldout`` ones from seeds >= HELDOUT_SEED, with the
 held-out pen's marks (edgedigits.evaluation.penhand); ``heldout-seeds`` ones from held-out seeds with
 the tuning style's ink (MNIST digits, Hershey marks). ``--before`` reads with this branch's features off
-(every piece read, even at the border; no camera motion, no number votes): main's reader.
+(every piece read, even at the border; no camera motion, no number or rejection votes): main's reader.
+``--reject-vote W``: the weight of a rejection in the tracker's votes (0: off).
 Usage: python tools/motion.py [--videos 4] [--frames 60] [--style both|tune|heldout|heldout-seeds|all]
-                              [--kinds notebook,clutter,form] [--motions pan,shake] [--before] [--json]
+                              [--kinds notebook,clutter,form] [--motions pan,shake] [--before]
+                              [--reject-vote W] [--json]
 """
 
 from __future__ import annotations
