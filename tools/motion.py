@@ -103,7 +103,10 @@ def main() -> None:
     parser.add_argument("--before", action="store_true", help="this branch's features off: main's reader")
     parser.add_argument("--edge-margin", type=int, default=SegmentParams().edge_margin_px, help="px; -1: off")
     parser.add_argument(
-        "--reject-vote", type=float, default=LabelStabilizer().reject_vote, help="weight of a rejection; 0: off"
+        "--reject-vote",
+        type=float,
+        default=LabelStabilizer().reject_vote,
+        help="weight of a rejection; 0: off",
     )
     parser.add_argument("--model", default=None)
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))

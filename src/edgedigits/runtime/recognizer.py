@@ -54,7 +54,8 @@ class Recognition:
     digits: list[Detection]
     lines: list[Line]
     crops: np.ndarray = field(repr=False)  # float32 [N, 28, 28], the model's inputs, for --debug views
-    rejected: list[Detection] = field(default_factory=list)  # marks the model's contract calls non-digits
+    # marks the model's contract calls non-digits (in video: and pieces whose track votes them so)
+    rejected: list[Detection] = field(default_factory=list)
     partial: list[Line] = field(default_factory=list)  # numbers with a piece cut by the frame's border
     cut: list[Detection] = field(default_factory=list)  # those pieces (label CUT), never read
     # the model's inputs of ``rejected``: video votes may show a mark its track has read as a digit

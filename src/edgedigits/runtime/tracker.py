@@ -1,5 +1,6 @@
-"""Stability over video: each digit box and each number is tracked across frames (after the camera's
-own motion is taken out) and voted over its last frames, so what is shown stays put while it is in view."""
+"""Stability over video: each digit box, each rejected mark and each number is tracked across frames
+(after the camera's own motion is taken out) and voted over its last frames, so what is shown stays put
+while it is in view."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def estimate_shift(
     min_bin_px: float = 3.0,
     inlier_bins: float = 1.5,
 ) -> tuple[float, float, int]:
-    """The camera's translation between two frames, from their digit boxes: (dx, dy, support), the
+    """The camera's translation between two frames, from their pieces' boxes: (dx, dy, support), the
     shift most pairs of like-sized boxes agree on (within ``bin_frac`` of a digit's height, at least
     ``min_bin_px``; the pairs within ``inlier_bins`` bins of the best bin vote) and how many pairs
     agree. A pan moves every box alike, while a wrong pairing agrees with nothing, so the mode is the
@@ -66,9 +67,9 @@ def estimate_shift(
         sum(table.get((kx + i, ky + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1))
         for kx, ky in keys.tolist()
     ]
-    # the best-supported bin; among equals the smallest motion (two digits 40 px apart that move 1 px
-    # also agree on a 40 px jump, one pair for each)
-    best = min(range(len(keys)), key=lambda i: (-score[i], int(np.abs(keys[i]).sum())))
+    # the best-supported bin; among equals the smallest motion (bin k's centre is k + 1/2): where one
+    # of three evenly spaced boxes is not found, the two left agree on the spacing as much as on the move
+    best = min(range(len(keys)), key=lambda i: (-score[i], int(np.abs(2 * keys[i] + 1).sum())))
     centre = (keys[best] + 0.5) * tol
     inliers = shifts[np.abs(shifts - centre).max(1) <= inlier_bins * tol]
     if len(inliers) < 2:
@@ -96,7 +97,7 @@ class LabelStabilizer:
     shown label's. A steady digit read as 7, 7, 1, 7 stays 7; a 5 read as 8 two frames in five stays 5.
 
     ``motion``: before matching, the tracks move by the camera's translation since the last frame
-    (``estimate_shift`` over the digit boxes), so a pan faster than a digit's width keeps its tracks.
+    (``estimate_shift`` over the pieces' boxes), so a pan faster than a digit's width keeps its tracks.
     ``numbers``: each number (a line) is a track too, and its text is voted the same way over its last
     ``number_window`` frames (default twice ``window``: a number's text is read from several digits'
     labels, each of which may waver; a frame's vote weighs the sum of its digits' confidences, so a
@@ -124,7 +125,7 @@ class LabelStabilizer:
         join_split: bool = True,
         reject_vote: float = 0.5,
     ) -> None:
-        if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1 or reject_vote < 0:
+        if window < 1 or max_missed < 0 or not 0 < min_iou <= 1 or switch_ratio < 1 or not reject_vote >= 0:
             raise UsageError(
                 "need window >= 1, max_missed >= 0, 0 < min_iou <= 1, switch_ratio >= 1 and reject_vote >= 0"
             )
@@ -144,7 +145,8 @@ class LabelStabilizer:
         if marks and len(result.rejected_crops) != len(marks):
             raise UsageError("reject_vote needs the rejected marks' crops (Recognition.rejected_crops)")
         pieces = [*result.digits, *marks]
-        crops = np.concatenate([result.crops.reshape(-1, 28, 28), result.rejected_crops[: len(marks)]])
+        mark_crops = result.rejected_crops.reshape(-1, 28, 28)
+        crops = np.concatenate([result.crops.reshape(-1, 28, 28), mark_crops[: len(marks)]], dtype=np.float32)
         boxes = [p.box for p in pieces]
         dx, dy = 0.0, 0.0
         if self.motion:
@@ -176,7 +178,7 @@ class LabelStabilizer:
             self.lines,
             [*(pieces[i] for i in hidden), *untracked],
             result.cut,
-            np.concatenate([crops[hidden], result.rejected_crops[len(marks) :]]),
+            np.concatenate([crops[hidden], mark_crops[len(marks) :]], dtype=np.float32),
         )
         if not self.numbers:
             return out
@@ -211,8 +213,12 @@ class LabelStabilizer:
         return [joined.get(id(ln), ln) for ln in lines if id(ln) not in skip]
 
     def _is_digit(self, track: _Track) -> bool:
-        read = sum(w for label, w in track.votes if label is not None)
-        rejected = sum(w for label, w in track.votes if label is None)
+        read, rejected = 0.0, 0.0  # summed in order, as the browser reader does (no fsum)
+        for label, w in track.votes:
+            if label is None:
+                rejected += w
+            else:
+                read += w
         shown, other = (read, rejected) if track.digit else (rejected, read)
         if track.digit is None or other >= self.switch_ratio * shown:
             track.digit = read >= rejected
@@ -249,7 +255,9 @@ class LabelStabilizer:
                 track = _NumberTrack(line.box, deque(maxlen=self.number_window))
                 self.number_tracks.append(track)
             track.box, track.missed = line.box, 0
-            weight = float(sum(d.confidence for d in line.digits))
+            weight = 0.0
+            for d in line.digits:  # summed in order, as the browser reader does
+                weight += d.confidence
             track.votes.append((line.text, max(weight, 1e-3)))
             totals: dict[str, float] = {}
             for text, w in track.votes:

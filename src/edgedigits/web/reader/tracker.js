@@ -1,6 +1,6 @@
-// Stability over video (runtime/tracker.py): each digit box and each number is tracked across frames,
-// after the camera's own motion is taken out, and voted over its last frames, so what is shown stays
-// put while it is in view.
+// Stability over video (runtime/tracker.py): each digit box, each rejected mark and each number is
+// tracked across frames, after the camera's own motion is taken out, and voted over its last frames, so
+// what is shown stays put while it is in view.
 import { greedyMatches, intersection, union } from './boxes.js';
 import { arrange, median } from './lines.js';
 import { SIZE } from './normalize.js';
@@ -36,7 +36,7 @@ const CROP = SIZE * SIZE;
 /** @typedef {{box: Box, missed: number, votes: [string, number][], text: string | null}} NumberTrack */
 
 /**
- * The camera's translation between two frames, from their digit boxes: [dx, dy, support], the shift most
+ * The camera's translation between two frames, from their pieces' boxes: [dx, dy, support], the shift most
  * pairs of like-sized boxes agree on (within `bin_frac` of a digit's height) and how many pairs agree. A
  * pan moves every box alike while a wrong pairing agrees with nothing, so the mode is the motion. Support
  * under 2 is no estimate: [0, 0, support].
@@ -69,7 +69,7 @@ export function estimateShift(before, after, p) {
   for (const [kx, ky] of bins) {
     let score = 0;
     for (const i of [-1, 0, 1]) for (const j of [-1, 0, 1]) score += counts.get(`${kx + i},${ky + j}`) ?? 0;
-    const size = Math.abs(kx) + Math.abs(ky);
+    const size = Math.abs(2 * kx + 1) + Math.abs(2 * ky + 1);  // bin k's centre is k + 1/2
     if (score > best || (score === best && size < motion)) [best, motion, centre] = [score, size, [kx, ky]];
   }
   const [cx, cy] = centre.map((k) => (k + 0.5) * tol);
@@ -118,13 +118,14 @@ export class LabelStabilizer {
    */
   update(result) {
     const marks = this.params.reject_vote ? result.rejected : [];
-    if (marks.length && result.rejected_crops.length !== marks.length * CROP) {
+    const markCrops = result.rejected_crops ?? new Float32Array(0);
+    if (marks.length && markCrops.length !== marks.length * CROP) {
       throw new Error('reject_vote needs the rejected marks\' crops (Recognition.rejected_crops)');
     }
     const pieces = [...result.digits, ...marks];
     const crops = new Float32Array(pieces.length * CROP);
     crops.set(result.crops.subarray(0, result.digits.length * CROP));
-    crops.set(result.rejected_crops.subarray(0, marks.length * CROP), result.digits.length * CROP);
+    crops.set(markCrops.subarray(0, marks.length * CROP), result.digits.length * CROP);
     const boxes = pieces.map((p) => p.box);
     const live = this.tracks.filter((t) => t.missed === 0).map((t) => t.box);
     const [dx, dy] = estimateShift(live, boxes, this.params);
@@ -155,7 +156,7 @@ export class LabelStabilizer {
       }
     });
     const untracked = result.rejected.slice(marks.length);  // all of them with reject_vote 0
-    const rest = result.rejected_crops.subarray(marks.length * CROP);
+    const rest = markCrops.subarray(marks.length * CROP);
     const out = arrange(
       stable, pick(crops, shown), this.lines, [...hidden.map((i) => pieces[i]), ...untracked], result.cut,
       concat(pick(crops, hidden), rest),
