@@ -37,6 +37,17 @@ export function inLetterWords(found, rejected, params) {
 }
 
 /**
+ * The crops at `indices` of a [N, 28, 28] array, in that order (numpy's `crops[indices]`).
+ * @param {Float32Array} crops
+ * @param {number[]} indices
+ */
+export function pickCrops(crops, indices) {
+  const out = new Float32Array(indices.length * CROP);
+  indices.forEach((i, k) => out.set(crops.subarray(i * CROP, (i + 1) * CROP), k * CROP));
+  return out;
+}
+
+/**
  * Group digits into lines and put them, and their crops (crop i belongs to digits[i]), in reading order;
  * rejected marks (and their crops, if kept) pass through. A number holding one of the `cut` pieces goes
  * to `partial`, never to `lines`, so a digit half out of view is never read as another digit of a whole
@@ -53,11 +64,6 @@ export function arrange(digits, crops, params, rejected = [], cut = [], rejected
   const position = new Map(digits.map((d, i) => [d, i]));
   const grouped = groupLines([...digits, ...cut], params);
   const ordered = grouped.flatMap((line) => line.digits.filter((d) => d.label !== CUT));
-  const sorted = new Float32Array(ordered.length * CROP);
-  ordered.forEach((d, i) => {
-    const from = /** @type {number} */ (position.get(d)) * CROP;
-    sorted.set(crops.subarray(from, from + CROP), i * CROP);
-  });
   const isCut = (/** @type {Detection} */ d) => d.label === CUT;
   return {
     digits: ordered,
@@ -65,7 +71,7 @@ export function arrange(digits, crops, params, rejected = [], cut = [], rejected
     partial: grouped.filter((ln) => ln.digits.some(isCut) && ln.digits.length > 1),
     rejected: [...rejected],
     cut: [...cut],
-    crops: sorted,
+    crops: pickCrops(crops, ordered.map((d) => /** @type {number} */ (position.get(d)))),
     rejected_crops: rejectedCrops,
   };
 }

@@ -1,7 +1,7 @@
 // Frame -> digits in reading order and the numbers read: the Python reader's steps
 // (runtime/recognizer.py: DigitRecognizer.recognize), with every tunable read from the web export's
 // contract.json and the model run through a Predict (onnxruntime-web in the page).
-import { CUT, arrange, inLetterWords } from './lines.js';
+import { CUT, arrange, inLetterWords, pickCrops } from './lines.js';
 import { SIZE, toMnist } from './normalize.js';
 import { segmentFrame, toGrayRGBA } from './segment.js';
 
@@ -80,8 +80,10 @@ export class Reader {
     const digits = [];
     /** @type {Detection[]} */
     const rejected = [];
-    const kept = new Float32Array(n * CROP);
-    const marks = new Float32Array(n * CROP);
+    /** @type {number[]} */
+    const kept = [];
+    /** @type {number[]} */
+    const marks = [];
     const foundAs = probs.map((p, i) => {
       const k = argmax(p);
       return { label: this.labels[k], confidence: p[k], box: found.boxes[i] };
@@ -90,14 +92,14 @@ export class Reader {
     const inWords = inLetterWords(foundAs, byModel, lines);
     foundAs.forEach((d, i) => {
       if (byModel[i] || inWords[i]) {
-        marks.set(crops.subarray(i * CROP, (i + 1) * CROP), rejected.length * CROP);
+        marks.push(i);
         rejected.push(d);
       } else if (d.confidence >= classify.min_confidence) {
-        kept.set(crops.subarray(i * CROP, (i + 1) * CROP), digits.length * CROP);
+        kept.push(i);
         digits.push(d);
       }
     });
-    return arrange(digits, kept.subarray(0, digits.length * CROP), lines, rejected, cut, marks.subarray(0, rejected.length * CROP));
+    return arrange(digits, pickCrops(crops, kept), lines, rejected, cut, pickCrops(crops, marks));
   }
 
   /**

@@ -2,7 +2,7 @@
 // tracked across frames, after the camera's own motion is taken out, and voted over its last frames, so
 // what is shown stays put while it is in view.
 import { greedyMatches, intersection, union } from './boxes.js';
-import { arrange, median } from './lines.js';
+import { arrange, median, pickCrops } from './lines.js';
 import { SIZE } from './normalize.js';
 import { roundHalfEven } from './numbers.js';
 
@@ -158,8 +158,8 @@ export class LabelStabilizer {
     const untracked = result.rejected.slice(marks.length);  // all of them with reject_vote 0
     const rest = markCrops.subarray(marks.length * CROP);
     const out = arrange(
-      stable, pick(crops, shown), this.lines, [...hidden.map((i) => pieces[i]), ...untracked], result.cut,
-      concat(pick(crops, hidden), rest),
+      stable, pickCrops(crops, shown), this.lines, [...hidden.map((i) => pieces[i]), ...untracked], result.cut,
+      concat(pickCrops(crops, hidden), rest),
     );
     return { ...out, lines: this.voteNumbers(out.lines) };
   }
@@ -260,17 +260,6 @@ export class LabelStabilizer {
     }
     return lines.filter((ln) => !skip.has(ln)).map((ln) => joined.get(ln) ?? ln);
   }
-}
-
-/**
- * The crops at `indices`, in their order.
- * @param {Float32Array} crops
- * @param {number[]} indices
- */
-function pick(crops, indices) {
-  const out = new Float32Array(indices.length * CROP);
-  indices.forEach((i, k) => out.set(crops.subarray(i * CROP, (i + 1) * CROP), k * CROP));
-  return out;
 }
 
 /**
