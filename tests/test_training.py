@@ -11,9 +11,9 @@ from conftest import REPO, cli
 from edgedigits.core.choices import Arch, Device, RecipeName
 from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.train.checkpoint import load_model, save_checkpoint
-from edgedigits.train.loop import CHECKPOINT_NAME, METRICS_NAME, train
-from edgedigits.train.model import TUTORIAL_NORMALIZATION, SimpleNN, SmallCNN
-from edgedigits.train.recipes import ARCH_HAND_DRAWN, RECIPES, TrainConfig
+from edgedigits.train.loop import CHECKPOINT_NAME, METRICS_NAME, background_loss, flat_loss, train
+from edgedigits.train.model import TUTORIAL_NORMALIZATION, SimpleNN, SmallCNN, build_net, fold_background
+from edgedigits.train.recipes import ARCH_OUTLIERS, RECIPES, TrainConfig
 
 
 def _quick(data_dir, out, **kw):
@@ -118,7 +118,11 @@ def test_cnn_trains_exports_and_is_proven_by_every_row_that_can_run_it(data_dir,
     result = train(_quick(data_dir, tmp_path, arch="cnn"))
     loaded = load_model(result.checkpoint)
     assert isinstance(loaded.net, SmallCNN) and loaded.arch == Arch.CNN and result.test_accuracy > 0.9
-    assert loaded.raw["config"]["recipe"]["outliers"]["hand_drawn"] == ARCH_HAND_DRAWN[Arch.CNN]
+    assert loaded.net.background and loaded.raw["model_config"]["sizes"] == [1568, 128, 11]
+    assert (
+        loaded.raw["config"]["recipe"]["outliers"] | ARCH_OUTLIERS[Arch.CNN]
+        == loaded.raw["config"]["recipe"]["outliers"]
+    )
     models = str(tmp_path / "m")
     proc = cli("export", "--checkpoint", str(result.checkpoint), "--out", models, "--quantize")
     assert proc.returncode == 0, proc.stderr
@@ -144,7 +148,39 @@ def test_cnn_checkpoint_round_trip_and_its_hand_drawn_material(tmp_path):
     assert load_model(REPO / "models" / CHECKPOINT_NAME).arch == Arch.MLP  # written before --arch
     mlp, cnn = TrainConfig(out=tmp_path), TrainConfig(out=tmp_path, arch="cnn")
     assert mlp.resolved == RECIPES["default"] and mlp.describe()["arch"] == "mlp"
-    assert cnn.resolved.outliers.hand_drawn == ARCH_HAND_DRAWN[Arch.CNN] > 0
+    assert cnn.resolved.outliers.hand_drawn == ARCH_OUTLIERS[Arch.CNN]["hand_drawn"] > 0
+    assert cnn.resolved.outliers.background and not mlp.resolved.outliers.background
+    # the teacher's soft targets are ten classes: a distilled CNN keeps the flat softmax
+    assert not TrainConfig(out=tmp_path, arch="cnn", recipe="distill").resolved.outliers.background
+
+
+def test_a_background_class_folds_into_the_contracts_ten_logits(tmp_path):
+    """The CNN's 11th output ("not a digit") trains as a class and deploys folded: softmax of the 10
+    folded logits = p_digit + p_background / 10, so a sure background reads flat and is rejected by the
+    same max-softmax rule; its checkpoint round-trips; a flat-softmax CNN's old checkpoint still loads."""
+    torch.manual_seed(0)
+    net = build_net("cnn", background=True)
+    x = torch.rand(5, 1, 28, 28)
+    raw = net.train()(x)
+    folded = net.eval()(x)
+    assert raw.shape == (5, 11) and folded.shape == (5, 10)
+    p = torch.softmax(raw, 1)
+    assert torch.allclose(torch.softmax(folded, 1), p[:, :10] + p[:, 10:] / 10, atol=1e-6)
+    sure = fold_background(torch.tensor([[0.0] * 10 + [200.0], [50.0] + [0.0] * 10]))
+    assert torch.isfinite(sure).all()
+    assert torch.allclose(torch.softmax(sure, 1)[0], torch.full((10,), 0.1))
+    assert torch.softmax(sure, 1)[1, 0] > 0.999
+    assert background_loss(torch.tensor([[0.0] * 10 + [9.0]])) < 0.01 < flat_loss(torch.tensor([[0.0] * 10]))
+    save_checkpoint(tmp_path / "bg.pt", net, TUTORIAL_NORMALIZATION, recipe="default", config={}, metrics={})
+    loaded = load_model(tmp_path / "bg.pt")
+    assert loaded.net.background and loaded.raw["model_config"]["background"] is True
+    assert torch.equal(loaded.net(x), folded)
+    save_checkpoint(
+        tmp_path / "flat.pt", SmallCNN(), TUTORIAL_NORMALIZATION, recipe="default", config={}, metrics={}
+    )
+    assert not load_model(tmp_path / "flat.pt").net.background
+    with pytest.raises(UsageError, match="^the mlp network has no background output$"):
+        build_net("mlp", background=True)
 
 
 def test_outlier_material_is_built_once_per_process_and_shared_read_only(test_split):

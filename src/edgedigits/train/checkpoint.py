@@ -14,7 +14,7 @@ from torch import nn
 from edgedigits.core.choices import Arch
 from edgedigits.core.errors import CheckpointError, UsageError, first_line
 from edgedigits.core.files import write_with_atomic
-from edgedigits.train.model import NETS, Normalization, arch_of
+from edgedigits.train.model import Normalization, arch_of, build_net
 
 FORMAT = "edgedigits-checkpoint"
 FORMAT_VERSION = 1
@@ -56,7 +56,7 @@ def save_checkpoint(
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "model_config": MODEL_CONFIGS[arch_of(net)],
+        "model_config": model_config(net),
         "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
         "normalization": {"mean": normalization.mean, "std": normalization.std},
         "recipe": recipe,
@@ -66,6 +66,14 @@ def save_checkpoint(
     if train_state is not None:
         payload["train_state"] = train_state
     write_with_atomic(path, lambda tmp: torch.save(payload, tmp))
+
+
+def model_config(net: nn.Module) -> dict:
+    """What a checkpoint says its network is, with the 11th output of a background class."""
+    config = dict(MODEL_CONFIGS[arch_of(net)])
+    if getattr(net, "background", False):
+        config |= {"sizes": [*config["sizes"][:-1], config["sizes"][-1] + 1], "background": True}
+    return config
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict:
@@ -104,14 +112,16 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         except (KeyError, TypeError, ValueError, UsageError) as exc:
             raise CheckpointError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from exc
         arch = _arch(obj.get("model_config"), path)
+        background = obj["model_config"].get("background") is True
     elif obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         state_dict, normalization, metrics, recipe, arch = obj, None, {}, "external", Arch.MLP
+        background = False
     else:
         raise CheckpointError(f"{path} is neither an edgedigits checkpoint nor a SimpleNN state_dict")
-    net = NETS[arch]()
     try:
+        net = build_net(arch, background)
         net.load_state_dict(state_dict)
-    except (RuntimeError, TypeError, AttributeError) as exc:
+    except (RuntimeError, TypeError, AttributeError, UsageError) as exc:
         raise CheckpointError(f"{path}: weights do not fit {SHAPES[arch]}: {first_line(exc)}") from exc
     net.eval()
     return LoadedModel(

@@ -16,6 +16,7 @@ from torch import nn
 
 from edgedigits.core import data
 from edgedigits.core.choices import Device
+from edgedigits.core.contract import NUM_CLASSES
 from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
 from edgedigits.core.files import write_json_atomic
 from edgedigits.train.checkpoint import LoadedModel, load_model, save_checkpoint
@@ -105,6 +106,11 @@ def augment_batch(x: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.
 def flat_loss(logits: torch.Tensor) -> torch.Tensor:
     """Cross-entropy to the uniform distribution: smallest when the softmax is flat (outlier exposure)."""
     return -F.log_softmax(logits, dim=1).mean()
+
+
+def background_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy to the 11th class, "not a digit", of a net with a background output."""
+    return F.cross_entropy(logits, torch.full((len(logits),), NUM_CLASSES, device=logits.device))
 
 
 def calibrate_rejection(
@@ -345,10 +351,12 @@ def _student(
     run: _Run, data: _Material, teacher: Teacher | None, gen: torch.Generator, aug_gen: torch.Generator
 ) -> _Phase:
     """The network (the tutorial MLP, or ``--arch cnn``), its optimizer and its loss: cross-entropy on the
-    digits or, with a teacher, its soft targets; under outlier exposure, plus the flat-softmax loss of
-    non-digits drawn into each batch."""
+    digits or, with a teacher, its soft targets; under outlier exposure, plus the flat-softmax (or, with
+    a background output, the background class's) loss of non-digits drawn into each batch."""
     recipe, device, norm = run.recipe, run.device, run.norm
-    net = build_net(run.config.arch).to(device)
+    background = recipe.outliers is not None and recipe.outliers.background
+    net = build_net(run.config.arch, background).to(device)
+    outlier_loss = background_loss if background else flat_loss
     model = _wrap(net, device, run.group)
     batches = _Batches(len(data.train_x), recipe.batch_size, run.group)
     opt, sched = _make_optimizer(net, recipe, batches.steps() * recipe.epochs)
@@ -375,7 +383,7 @@ def _student(
                 d = recipe.distill
                 value = distill_loss(logits[: len(idx)], soft, data.train_y[idx], d.temperature, d.alpha)
         if extra:
-            value = value + recipe.outliers.weight * flat_loss(logits[len(idx) :])
+            value = value + recipe.outliers.weight * outlier_loss(logits[len(idx) :])
         return value
 
     distilled = teacher is not None

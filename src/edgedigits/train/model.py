@@ -3,6 +3,7 @@ carries their input normalization."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,26 +59,51 @@ class SimpleNN(nn.Module):
 class SmallCNN(nn.Module):
     """Two 5x5 convolutions with pooling (16 and 32 channels), then 128 hidden units: the distill teacher
     and ``train --arch cnn``. Kept narrow: the distill student runs it on every batch and the reader on
-    every crop of every frame (32/64 channels cost 4x as much per batch for about +0.1 point)."""
+    every crop of every frame (32/64 channels cost 4x as much per batch for about +0.1 point).
 
-    def __init__(self) -> None:
+    With ``background``, an 11th output learns "not a digit" as a class of its own. Training sees the 11
+    logits (the loss needs the class); evaluation, calibration and every export see the contract's 10,
+    folded by :func:`fold_background`."""
+
+    def __init__(self, background: bool = False) -> None:
         super().__init__()
+        self.background = background
         self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
         self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
         self.fc1 = nn.Linear(32 * 7 * 7, 128)
-        self.fc2 = nn.Linear(128, NUM_CLASSES)
+        self.fc2 = nn.Linear(128, NUM_CLASSES + int(background))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [N, 1, 28, 28]
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+        logits = self.fc2(F.relu(self.fc1(x.flatten(1))))
+        if self.background and not self.training:
+            return fold_background(logits)
+        return logits
+
+
+def fold_background(logits: torch.Tensor) -> torch.Tensor:
+    """[N, 11] logits (digits, then "not a digit") -> [N, 10] whose softmax is ``p_digit + p_bg / 10``:
+    what the net calls background reads flat, as outlier exposure's non-digits do, so the contract (10
+    logits, rejection by the top softmax probability) and every runtime stay as they are. This is
+    ``torch.logaddexp`` written out: not every exporter's operator set has it, and OpenCV's DNN reads
+    the ``max + log(exp(a - max) + exp(b - max))`` form ln 2 too high."""
+    # literals, not NUM_CLASSES: TorchScript takes no global ints, tracers no shapes turned into floats
+    digits, background = logits[:, :-1], logits[:, -1:] - math.log(10.0)
+    return torch.maximum(digits, background) + torch.log1p(torch.exp(-torch.abs(digits - background)))
 
 
 NETS: dict[Arch, type[nn.Module]] = {Arch.MLP: SimpleNN, Arch.CNN: SmallCNN}
 
 
-def build_net(arch: Arch | str) -> nn.Module:
-    return NETS[Arch.of(arch, "--arch")]()
+def build_net(arch: Arch | str, background: bool = False) -> nn.Module:
+    """``background``: the 11th "not a digit" output (the CNN only; ``recipes.ARCH_OUTLIERS``)."""
+    arch = Arch.of(arch, "--arch")
+    if not background:
+        return NETS[arch]()
+    if arch is not Arch.CNN:
+        raise UsageError(f"the {arch} network has no background output")
+    return SmallCNN(background=True)
 
 
 def arch_of(net: nn.Module) -> Arch:
