@@ -10,8 +10,15 @@ import torch
 from conftest import REPO, cli
 from edgedigits.core.choices import Arch, Device, RecipeName
 from edgedigits.core.errors import CheckpointError, Interrupted, UsageError
+from edgedigits.train import loop
 from edgedigits.train.checkpoint import load_model, save_checkpoint
-from edgedigits.train.loop import CHECKPOINT_NAME, METRICS_NAME, background_loss, flat_loss, train
+from edgedigits.train.loop import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    _load_resume,
+    background_loss,
+    train,
+)
 from edgedigits.train.model import TUTORIAL_NORMALIZATION, SimpleNN, SmallCNN, build_net, fold_background
 from edgedigits.train.recipes import ARCH_OUTLIERS, RECIPES, TrainConfig
 
@@ -112,10 +119,18 @@ def test_resume_keeps_the_saved_run_and_refuses_to_change_it(data_dir, tmp_path)
 
 
 @pytest.mark.slow
-def test_cnn_trains_exports_and_is_proven_by_every_row_that_can_run_it(data_dir, tmp_path):
-    """--arch cnn: the small CNN, its checkpoint and metadata say so, every default row but C's holds it
-    and verify proves them all; the C rows refuse it in one line."""
+def test_cnn_trains_exports_and_is_proven_by_every_row_that_can_run_it(data_dir, tmp_path, monkeypatch):
+    """--arch cnn: the small CNN, trained with its background class, its checkpoint and metadata say so,
+    every default row but C's holds it and verify proves them all; the C rows refuse it in one line."""
+    seen = []
+    monkeypatch.setattr(
+        loop, "background_loss", lambda logits: seen.append(logits.shape) or background_loss(logits)
+    )
+    monkeypatch.setattr(
+        loop, "flat_loss", lambda logits: pytest.fail("the CNN trained towards a flat softmax")
+    )
     result = train(_quick(data_dir, tmp_path, arch="cnn"))
+    assert seen and all(shape[1] == 11 for shape in seen)
     loaded = load_model(result.checkpoint)
     assert isinstance(loaded.net, SmallCNN) and loaded.arch == Arch.CNN and result.test_accuracy > 0.9
     assert loaded.net.background and loaded.raw["model_config"]["sizes"] == [1568, 128, 11]
@@ -170,7 +185,8 @@ def test_a_background_class_folds_into_the_contracts_ten_logits(tmp_path):
     assert torch.isfinite(sure).all()
     assert torch.allclose(torch.softmax(sure, 1)[0], torch.full((10,), 0.1))
     assert torch.softmax(sure, 1)[1, 0] > 0.999
-    assert background_loss(torch.tensor([[0.0] * 10 + [9.0]])) < 0.01 < flat_loss(torch.tensor([[0.0] * 10]))
+    peaked = torch.tensor([[0.0] * 10 + [9.0], [9.0] + [0.0] * 10])
+    assert background_loss(peaked[:1]) < 0.01 < 5 < background_loss(peaked[1:])  # its target is class 10
     save_checkpoint(tmp_path / "bg.pt", net, TUTORIAL_NORMALIZATION, recipe="default", config={}, metrics={})
     loaded = load_model(tmp_path / "bg.pt")
     assert loaded.net.background and loaded.raw["model_config"]["background"] is True
@@ -269,6 +285,48 @@ def test_damaged_checkpoint_structure_is_refused(release, tmp_path, mutate):
     torch.save(obj, tmp_path / "damaged.pt")
     with pytest.raises(CheckpointError, match="damaged checkpoint|do not fit"):
         load_model(tmp_path / "damaged.pt")
+
+
+def test_resuming_a_cnn_run_from_before_the_background_class_continues_it_flat(tmp_path):
+    config = TrainConfig(out=tmp_path, arch="cnn")
+    saved = tmp_path / "flat.pt"
+    state = {"epoch": 1}
+    save_checkpoint(
+        saved,
+        SmallCNN(),
+        TUTORIAL_NORMALIZATION,
+        recipe="default",
+        config=config.describe(),
+        metrics={},
+        train_state=state,
+    )
+    resumed = _load_resume(TrainConfig(out=tmp_path, arch="cnn", resume=saved))
+    assert config.resolved.outliers.background and not resumed.recipe.outliers.background
+    save_checkpoint(
+        saved,
+        SmallCNN(background=True),
+        TUTORIAL_NORMALIZATION,
+        recipe="default",
+        config=config.describe(),
+        metrics={},
+        train_state=state,
+    )
+    assert _load_resume(TrainConfig(out=tmp_path, arch="cnn", resume=saved)).recipe.outliers.background
+
+
+@pytest.mark.parametrize(
+    ("net", "message"),
+    [(SimpleNN(), "do not fit SimpleNN .*no background output"), (SmallCNN(), r"1568-128-11, background\)")],
+)
+def test_a_forged_background_claim_is_refused_in_one_line(tmp_path, net, message):
+    save_checkpoint(
+        tmp_path / "forged.pt", net, TUTORIAL_NORMALIZATION, recipe="default", config={}, metrics={}
+    )
+    obj = torch.load(tmp_path / "forged.pt", weights_only=True)
+    obj["model_config"]["background"] = True
+    torch.save(obj, tmp_path / "forged.pt")
+    with pytest.raises(CheckpointError, match=message):
+        load_model(tmp_path / "forged.pt")
 
 
 def test_wrong_shapes_are_refused(tmp_path):

@@ -373,7 +373,7 @@ def _student(
         x = normalize(x, norm)
         with _autocast(device, run.config.amp):
             logits = model(x).float()
-            if teacher is None:
+            if teacher is None:  # with a background output, smoothing would reach that class too
                 value = F.cross_entropy(
                     logits[: len(idx)], data.train_y[idx], label_smoothing=recipe.label_smoothing
                 )
@@ -621,7 +621,11 @@ def _load_resume(config: TrainConfig) -> _Resume:
         )
     if done >= saved["epochs"]:
         raise UsageError(f"{config.resume} already finished all {done} epochs; there is nothing to resume")
-    return _Resume(loaded, state, replace(config.resolved, **saved), seed)
+    recipe = replace(config.resolved, **saved)
+    if recipe.outliers is not None:  # a CNN run from before the background class continues without it
+        background = bool(getattr(loaded.net, "background", False))
+        recipe = replace(recipe, outliers=replace(recipe.outliers, background=background))
+    return _Resume(loaded, state, recipe, seed)
 
 
 def _restore(resume: _Resume, student: _Phase) -> tuple[int, list[dict], float]:

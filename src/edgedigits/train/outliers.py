@@ -4,8 +4,9 @@ the runtime's camera crops look.
 Both go through the runtime's own ``to_mnist``, so the model sees at training time exactly what the
 segmenter hands it: binary ink, fitted to a 20 px box, centred by mass. Non-digits (letters, symbols,
 shapes, hand-drawn letters, words and marks, digits crossed out or ringed, scribbles, line pieces, paper
-texture, two digits run together) teach it to answer with a flat softmax, which the rejection rule in the
-model's contract turns into "not a digit".
+texture, two digits run together) teach it to answer with a flat softmax (or, for the CNN, with its
+background class, folded into a flat one on export), which the rejection rule in the model's contract
+turns into "not a digit".
 """
 
 from __future__ import annotations

@@ -34,11 +34,12 @@ class Augment:
 @dataclass(frozen=True)
 class Outliers:
     """Outlier exposure, so the model can say "not a digit": non-digits drawn like the runtime's crops in
-    every batch, trained towards a flat softmax; plus training digits re-drawn the way the runtime crops
-    them. The rejection threshold is calibrated after every epoch and travels in the model's contract."""
+    every batch, trained towards a flat softmax (or an 11th class, ``background``); plus training digits
+    re-drawn the way the runtime crops them. The rejection threshold is calibrated after every epoch and
+    travels in the model's contract."""
 
     fraction: float = 0.4  # non-digits per digit in a batch
-    weight: float = 0.5  # weight of their flat-softmax (cross-entropy to uniform) loss
+    weight: float = 0.5  # weight of their loss (cross-entropy to uniform, or to the background class)
     bank: int = 20_000  # distinct non-digits drawn for a run (augmented anew every time they are used)
     renderings: int = 20_000  # training digits added again as runtime-style renderings
     keep: float = 0.99  # the rejection threshold keeps this fraction of the MNIST test digits, both as
