@@ -316,7 +316,10 @@ def test_resuming_a_cnn_run_from_before_the_background_class_continues_it_flat(t
 
 @pytest.mark.parametrize(
     ("net", "message"),
-    [(SimpleNN(), "do not fit SimpleNN .*no background output"), (SmallCNN(), r"1568-128-11, background\)")],
+    [
+        (SimpleNN(), r"do not fit SimpleNN \(784-128-64-10\): the mlp network has no background output$"),
+        (SmallCNN(), r"1568-128-11, background\)"),
+    ],
 )
 def test_a_forged_background_claim_is_refused_in_one_line(tmp_path, net, message):
     save_checkpoint(

@@ -122,7 +122,8 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         net = build_net(arch, background)
         net.load_state_dict(state_dict)
     except (RuntimeError, TypeError, AttributeError, UsageError) as exc:
-        shape = SHAPES[arch].replace("-10)", "-11, background)") if background else SHAPES[arch]
+        cnn_background = background and arch is Arch.CNN
+        shape = SHAPES[arch].replace("-10)", "-11, background)") if cnn_background else SHAPES[arch]
         raise CheckpointError(f"{path}: weights do not fit {shape}: {first_line(exc)}") from exc
     net.eval()
     return LoadedModel(
